@@ -1,0 +1,56 @@
+# platform: FastAPI + PostgreSQL on Kubernetes. `make help` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+ROOT := $(abspath .)
+BIN := $(ROOT)/bin
+export PATH := $(BIN):$(PATH)
+# uv is the only tool bootstrapped with the machine's Python; everything else comes from uv.lock.
+PYTHON_BOOTSTRAP ?= python3
+UV := $(BIN)/uv
+export UV_PYTHON_DOWNLOADS := never
+RUN := $(UV) run --locked --no-sync
+
+.PHONY: help
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_.-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(UV): tools/uv.txt
+	$(PYTHON_BOOTSTRAP) -m venv $(BIN)/.uv-venv
+	$(BIN)/.uv-venv/bin/pip install --quiet --disable-pip-version-check --require-hashes -r tools/uv.txt
+	ln -sf .uv-venv/bin/uv $(UV)
+	touch $(UV)
+
+.PHONY: sync
+sync: $(UV) ## Install the locked dependencies into .venv.
+	$(UV) sync --locked
+
+.PHONY: run
+run: sync ## Serve on 127.0.0.1:8000 against a throwaway local PostgreSQL (or $$DATABASE_URL).
+	$(RUN) python tools/run_local.py
+
+.PHONY: migrate
+migrate: sync ## Apply migrations to the configured database ($$DATABASE_URL or POSTGRES_*).
+	$(RUN) platform-migrate upgrade
+
+.PHONY: lint
+lint: sync ## ruff + mypy strict.
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+
+.PHONY: test
+test: sync ## The whole suite against a real PostgreSQL the session starts itself.
+	$(RUN) pytest tests/app tests/migrations
+
+.PHONY: bench
+bench: sync ## Benchmarks (wrk, one uvicorn process): ratios against baselines measured in the same run.
+	$(RUN) python bench/run.py
+
+.PHONY: clean
+clean: ## Remove build output and caches (keeps .venv and ./bin).
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov build dist
+
+-include mk/*.mk

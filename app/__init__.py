@@ -1,0 +1,1 @@
+"""Platform API: a FastAPI service backed by PostgreSQL, built to run on Kubernetes."""
