@@ -1,0 +1,137 @@
+"""Settings, read only from the environment (see docs/interfaces.md for the table)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated, Self
+
+from psycopg.conninfo import make_conninfo
+from pydantic import (
+    Field,
+    PostgresDsn,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_PASSWORDS = frozenset({"changeme", "change-me", "password", "postgres", "secret"})
+
+Seconds = Annotated[float, Field(gt=0, le=3600)]
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Names are the environment variables, case-insensitive."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    app_env: Environment = Environment.DEVELOPMENT
+    log_level: LogLevel = LogLevel.INFO
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    database_url: SecretStr | None = None
+    postgres_host: str | None = None
+    postgres_port: int = Field(default=5432, ge=1, le=65535)
+    postgres_db: str | None = None
+    postgres_user: SecretStr | None = None
+    postgres_password: SecretStr | None = None
+    postgres_sslmode: str = Field(
+        default="prefer",
+        pattern="^(disable|allow|prefer|require|verify-ca|verify-full)$",
+    )
+
+    db_pool_min_size: int = Field(default=1, ge=0, le=100)
+    db_pool_max_size: int = Field(default=10, ge=1, le=100)
+    db_pool_timeout_seconds: Seconds = 5.0
+    db_connect_timeout_seconds: Annotated[int, Field(ge=1, le=300)] = 3
+    db_check_timeout_seconds: Seconds = 1.0
+    db_check_interval_seconds: Seconds = 1.0
+
+    shutdown_timeout_seconds: Seconds = 20.0
+    migrate_wait_timeout_seconds: Annotated[float, Field(ge=0, le=86400)] = 60.0
+    migrate_lock_timeout_seconds: Seconds = 60.0
+
+    @model_validator(mode="after")
+    def _database_is_configured(self) -> Self:
+        if self.database_url is not None:
+            try:
+                PostgresDsn(self.database_url.get_secret_value())
+            except ValidationError:
+                # Never echo the URL back: it usually carries the password.
+                raise ValueError("DATABASE_URL is not a valid postgresql:// URL") from None
+            return self
+        for name in ("postgres_host", "postgres_db", "postgres_user", "postgres_password"):
+            if not getattr(self, name):
+                raise ValueError(f"{name.upper()} is required when DATABASE_URL is not set")
+        return self
+
+    @model_validator(mode="after")
+    def _no_placeholder_password_outside_development(self) -> Self:
+        password = self.postgres_password.get_secret_value() if self.postgres_password else ""
+        if (
+            self.app_env is not Environment.DEVELOPMENT
+            and password.lower() in PLACEHOLDER_PASSWORDS
+        ):
+            raise ValueError(
+                "POSTGRES_PASSWORD is a placeholder; set a real one outside development"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _pool_bounds_are_ordered(self) -> Self:
+        if self.db_pool_min_size > self.db_pool_max_size:
+            raise ValueError("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
+        return self
+
+    def conninfo(self) -> str:
+        """The libpq connection string, with the password inside: never log it."""
+        base = self.database_url.get_secret_value() if self.database_url else ""
+        params: dict[str, str | int] = {"connect_timeout": self.db_connect_timeout_seconds}
+        if not self.database_url:
+            params |= {
+                "host": self.postgres_host or "",
+                "port": self.postgres_port,
+                "dbname": self.postgres_db or "",
+                "user": self.postgres_user.get_secret_value() if self.postgres_user else "",
+                "password": (
+                    self.postgres_password.get_secret_value() if self.postgres_password else ""
+                ),
+                "sslmode": self.postgres_sslmode,
+            }
+        return make_conninfo(base, **params)
+
+
+class ConfigError(Exception):
+    """Invalid configuration, rendered as one line that names the variable and hides its value."""
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError) -> ConfigError:
+        error = exc.errors(include_url=False, include_input=False)[0]
+        variable = str(error["loc"][0]).upper() if error["loc"] else ""
+        message = str(error["msg"]).removeprefix("Value error, ")
+        prefix = f"{variable}: " if variable else ""
+        return cls(f"invalid configuration: {prefix}{message}")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Build the settings once, on first use (never at import, so tests can set the env first)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError.from_validation(exc) from None

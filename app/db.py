@@ -1,0 +1,29 @@
+"""The process's one PostgreSQL connection pool."""
+
+from __future__ import annotations
+
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from app.config import Settings
+
+Connection = AsyncConnection[DictRow]
+Pool = AsyncConnectionPool[Connection]
+
+
+def create_pool(settings: Settings) -> Pool:
+    """Create the pool closed: the lifespan opens it, so importing the app never touches the DB."""
+    return AsyncConnectionPool(
+        settings.conninfo(),
+        connection_class=AsyncConnection[DictRow],
+        kwargs={"row_factory": dict_row},
+        min_size=settings.db_pool_min_size,
+        max_size=settings.db_pool_max_size,
+        timeout=settings.db_pool_timeout_seconds,
+        # A dead database must not stall start-up: the pool keeps retrying in the background
+        # with its own backoff while /health serves and /db-check reports not-ready.
+        reconnect_timeout=0,
+        name="platform",
+        open=False,
+    )

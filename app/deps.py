@@ -1,0 +1,32 @@
+"""FastAPI dependencies, each defined once as an `Annotated` alias."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, cast
+
+from fastapi import Depends, Request
+
+from app.config import Settings
+from app.db import Connection, Pool
+from app.readiness import ReadinessMonitor
+
+
+def get_app_settings(request: Request) -> Settings:
+    return cast(Settings, request.app.state.settings)
+
+
+def get_readiness(request: Request) -> ReadinessMonitor:
+    return cast(ReadinessMonitor, request.app.state.readiness)
+
+
+async def get_connection(request: Request) -> AsyncIterator[Connection]:
+    """A pooled connection for one request: committed on success, rolled back on error."""
+    pool = cast(Pool, request.app.state.pool)
+    async with pool.connection() as conn:
+        yield conn
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+ReadinessDep = Annotated[ReadinessMonitor, Depends(get_readiness)]
+ConnectionDep = Annotated[Connection, Depends(get_connection)]

@@ -1,0 +1,58 @@
+"""Prometheus metrics: HTTP by route template and status, and the DB pool's state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from app.db import Pool
+
+# Buckets sized for an API whose probes answer in well under a millisecond and whose DB-bound
+# requests take a few milliseconds; the long tail shows up in the upper buckets.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class HttpMetrics:
+    """The request metrics, in a registry of their own so each app (and test) starts at zero."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "http_requests",
+            "HTTP requests served, by method, route template and status.",
+            ("method", "route", "status"),
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request latency, by method and route template.",
+            ("method", "route"),
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+
+class PoolCollector(Collector):
+    """Reads the pool's counters at scrape time: no bookkeeping on the request path."""
+
+    GAUGES: ClassVar[dict[str, str]] = {
+        "pool_size": "Connections currently managed by the pool (in use and idle).",
+        "pool_available": "Idle connections ready to be handed out.",
+        "requests_waiting": "Requests waiting for a connection.",
+        "pool_max": "The pool's configured maximum size.",
+    }
+
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        stats = self._pool.get_stats()
+        for key, doc in self.GAUGES.items():
+            yield GaugeMetricFamily(f"db_{key}", doc, value=stats.get(key, 0))

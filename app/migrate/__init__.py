@@ -1,0 +1,1 @@
+"""Schema migrations: the `platform-migrate` CLI and the compatibility rule the API shares."""

@@ -1,0 +1,128 @@
+"""`platform-migrate`: the command the migration Job, initContainers and `make migrate` run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from enum import IntEnum
+from pathlib import Path
+
+from app.config import ConfigError, Settings, get_settings
+from app.logs import configure_logging, get_logger
+from app.migrate import runner
+from app.migrate.compat import MIGRATIONS_DIR, CodeRevisions
+
+log = get_logger("platform.migrate")
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1
+    CONFIG = 2
+    UNREACHABLE = 3
+    LOCKED = 4
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="platform-migrate",
+        description="Wait for PostgreSQL, then upgrade or check the schema. "
+        "Configuration comes from the environment (DATABASE_URL or POSTGRES_*).",
+    )
+    parser.set_defaults(command="upgrade", timeout=None, schema=False)
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("upgrade", help="wait, lock, upgrade to head (the default)")
+    commands.add_parser("check", help="exit 0 only if the schema is compatible with this code")
+    wait = commands.add_parser("wait", help="wait until the database answers")
+    wait.add_argument(
+        "--schema", action="store_true", help="also wait until the schema is compatible"
+    )
+    for sub in commands.choices.values():
+        sub.add_argument(
+            "--timeout",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="give up waiting for the database after this long; 0 waits forever "
+            "(default: MIGRATE_WAIT_TIMEOUT_SECONDS)",
+        )
+    return parser
+
+
+def _upgrade(settings: Settings, timeout: float, script_location: Path) -> ExitCode:
+    started = time.monotonic()
+    runner.wait_for_database(settings.conninfo(), timeout)
+    code = CodeRevisions.load(script_location)
+    applied = runner.upgrade(
+        settings.conninfo(), settings.migrate_lock_timeout_seconds, script_location
+    )
+    log.info(
+        "schema upgraded" if applied else "schema already at head",
+        applied=applied,
+        head=code.head,
+        duration_seconds=round(time.monotonic() - started, 3),
+    )
+    return ExitCode.OK
+
+
+def _check(settings: Settings, timeout: float, script_location: Path) -> ExitCode:
+    runner.wait_for_database(settings.conninfo(), timeout)
+    verdict = runner.check(settings.conninfo(), CodeRevisions.load(script_location))
+    log.info(
+        "schema check",
+        current=verdict.current,
+        head=verdict.head,
+        state=verdict.state.value,
+        compatible=verdict.compatible,
+    )
+    return ExitCode.OK if verdict.compatible else ExitCode.FAILED
+
+
+def _wait(settings: Settings, timeout: float, schema: bool, script_location: Path) -> ExitCode:
+    deadline = time.monotonic() + timeout if timeout else None
+    runner.wait_for_database(settings.conninfo(), timeout)
+    if not schema:
+        log.info("database ready")
+        return ExitCode.OK
+    code = CodeRevisions.load(script_location)
+    while True:
+        verdict = runner.check(settings.conninfo(), code)
+        if verdict.compatible:
+            log.info("schema ready", current=verdict.current, head=verdict.head)
+            return ExitCode.OK
+        if deadline is not None and time.monotonic() >= deadline:
+            log.error("schema not ready before the deadline", reason=verdict.reason)
+            return ExitCode.UNREACHABLE
+        log.info("waiting for the schema", reason=verdict.reason)
+        time.sleep(2)
+
+
+def run(argv: Sequence[str], script_location: Path = MIGRATIONS_DIR) -> ExitCode:
+    """Parse, configure, dispatch; map every failure to an exit code and one log line."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = get_settings()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return ExitCode.CONFIG
+    configure_logging(settings.log_level)
+    timeout = settings.migrate_wait_timeout_seconds if args.timeout is None else args.timeout
+    try:
+        if args.command == "check":
+            return _check(settings, timeout, script_location)
+        if args.command == "wait":
+            return _wait(settings, timeout, args.schema, script_location)
+        return _upgrade(settings, timeout, script_location)
+    except (runner.DatabaseUnreachableError, runner.LockTimeoutError) as exc:
+        log.error("giving up", error=str(exc))
+        unreachable = isinstance(exc, runner.DatabaseUnreachableError)
+        return ExitCode.UNREACHABLE if unreachable else ExitCode.LOCKED
+    except Exception as exc:
+        log.error("migration failed, transaction rolled back", error=str(exc), exc_info=True)
+        return ExitCode.FAILED
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))

@@ -1,0 +1,96 @@
+"""The compatibility window: may code whose newest revision is `head` serve this schema?
+
+Rule (docs/decisions/0005-schema-compatibility-window.md):
+- at head: yes;
+- behind head (a revision this code ships, but older): no, the code needs what is missing;
+- one step ahead, where that step's parent is our head and it is an *expand* step: yes, so old
+  pods stay Ready while a rollout's expand migration has run and new pods are starting;
+- anything else (two steps ahead, a contract step, an unknown branch, no schema): no.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+# One round trip: the current revision and, if a newer release recorded it, its ledger entry.
+CURRENT_REVISION_SQL = """
+SELECT v.version_num AS current, r.parent, r.kind
+FROM alembic_version v LEFT JOIN schema_revisions r ON r.revision = v.version_num
+"""
+
+
+class SchemaState(StrEnum):
+    EMPTY = "empty"
+    BEHIND = "behind"
+    AT_HEAD = "at_head"
+    AHEAD_COMPATIBLE = "ahead_compatible"
+    INCOMPATIBLE = "incompatible"
+
+
+@dataclass(frozen=True)
+class CodeRevisions:
+    """The revisions this code ships: its head and every ancestor."""
+
+    head: str
+    known: frozenset[str]
+
+    @classmethod
+    def load(cls, script_location: Path = MIGRATIONS_DIR) -> CodeRevisions:
+        script = ScriptDirectory.from_config(alembic_config(script_location))
+        head = script.get_current_head()
+        if head is None:
+            raise RuntimeError(f"no migrations found in {script_location}")
+        return cls(head=head, known=frozenset(s.revision for s in script.walk_revisions()))
+
+
+@dataclass(frozen=True)
+class DatabaseRevision:
+    """What the database says: alembic_version plus the ledger row for that revision, if any."""
+
+    current: str | None
+    parent: str | None = None
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    state: SchemaState
+    current: str | None
+    head: str
+
+    @property
+    def compatible(self) -> bool:
+        return self.state in (SchemaState.AT_HEAD, SchemaState.AHEAD_COMPATIBLE)
+
+    @property
+    def reason(self) -> str:
+        return f"schema {self.state.value}: current={self.current or 'none'} head={self.head}"
+
+
+def evaluate(code: CodeRevisions, db: DatabaseRevision) -> Verdict:
+    """Apply the window rule; pure, so it is tested exhaustively without a database."""
+    if db.current is None:
+        state = SchemaState.EMPTY
+    elif db.current == code.head:
+        state = SchemaState.AT_HEAD
+    elif db.current in code.known:
+        state = SchemaState.BEHIND
+    elif db.parent == code.head and db.kind == "expand":
+        state = SchemaState.AHEAD_COMPATIBLE
+    else:
+        state = SchemaState.INCOMPATIBLE
+    return Verdict(state=state, current=db.current, head=code.head)
+
+
+def alembic_config(script_location: Path = MIGRATIONS_DIR) -> Config:
+    """An Alembic config built in code: the image ships no alembic.ini to keep in sync."""
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    return config

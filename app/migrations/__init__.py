@@ -1,0 +1,1 @@
+"""Alembic environment and versioned migration scripts (run by `platform-migrate`)."""

