@@ -1,0 +1,56 @@
+// Command kube is one binary for the five Kubernetes node and control-plane components.
+//
+// The components share almost all of their packages, so one link of one binary costs far
+// less than five (each link of a Kubernetes component takes most of a minute on two cores
+// and the five binaries would take ~500 MB). It dispatches on the name it was invoked by
+// (a symlink such as kube-apiserver) or, failing that, on its first argument.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	_ "time/tzdata" // CronJob time zones, as upstream's kube-apiserver and controller-manager do
+
+	"github.com/spf13/cobra"
+	"k8s.io/component-base/cli"
+	_ "k8s.io/component-base/logs/json/register"          // JSON log format, as upstream
+	_ "k8s.io/component-base/metrics/prometheus/clientgo" // client-go metrics, as upstream
+	_ "k8s.io/component-base/metrics/prometheus/version"  // version metric, as upstream
+	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
+	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
+	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
+)
+
+var commands = map[string]func() *cobra.Command{
+	"kube-apiserver":          apiserver.NewAPIServerCommand,
+	"kube-controller-manager": controllermanager.NewControllerManagerCommand,
+	"kube-scheduler":          scheduler.NewSchedulerCommand,
+	"kubelet":                 func() *cobra.Command { return kubelet.NewKubeletCommand(context.Background()) },
+	"kube-proxy":              proxy.NewProxyCommand,
+}
+
+func main() {
+	name := filepath.Base(os.Args[0])
+	newCommand, ok := commands[name]
+	if !ok && len(os.Args) > 1 {
+		name = os.Args[1]
+		newCommand, ok = commands[name]
+		// Hide the component name from the command's own flag parsing.
+		os.Args = append([]string{name}, os.Args[2:]...)
+	}
+	if !ok {
+		names := make([]string, 0, len(commands))
+		for n := range commands {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprintf(os.Stderr, "usage: kube COMPONENT [flags...]; COMPONENT is one of %v\n", names)
+		os.Exit(2)
+	}
+	os.Exit(cli.Run(newCommand()))
+}

@@ -1,0 +1,283 @@
+"""`up` and `down`: start the cluster from nothing, and put the machine back as it was."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+from cluster import components, config, images, manifests, pki
+from cluster.config import Paths
+from cluster.system import (
+    add_rule,
+    daemon_pid,
+    kill_cgroup_trees,
+    link_exists,
+    log,
+    processes_matching,
+    remove_rules,
+    run,
+    start_daemon,
+    stop_daemon,
+    stop_pid,
+    unmount_under,
+    wait_for,
+)
+
+# Start order; teardown goes in reverse.
+DAEMONS = (
+    "etcd",
+    "containerd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "kube-proxy",
+)
+KUBECONFIG_CLIENTS = ("controller-manager", "scheduler", "kubelet", "kube-proxy")
+
+
+def ensure_packages() -> None:
+    """apt-get install the Debian packages whose programs are missing."""
+    missing = sorted(
+        {
+            package
+            for program, package in config.APT_PACKAGES.items()
+            if not (Path(program).exists() if program.startswith("/") else shutil.which(program))
+        }
+    )
+    if not missing:
+        return
+    log(f"installing {' '.join(missing)} from Debian")
+    policy = Path("/usr/sbin/policy-rc.d")
+    # Package scripts would start etcd/containerd as system services: the harness runs its own.
+    ours = not policy.exists()
+    if ours:
+        policy.write_text("#!/bin/sh\nexit 101\n")
+        policy.chmod(0o755)
+    try:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+            env=env,
+            check=True,
+        )
+    finally:
+        if ours:
+            policy.unlink()
+
+
+def build(paths: Paths) -> None:
+    images.build_binaries(paths)
+    images.build_images(paths)
+
+
+def _admin_tls(paths: Paths) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(paths.pki / "ca.crt"))
+    context.load_cert_chain(paths.pki / "admin.crt", paths.pki / "admin.key")
+    return context
+
+
+def _get(url: str, context: ssl.SSLContext | None = None) -> bytes:
+    with urllib.request.urlopen(url, timeout=2, context=context) as response:  # noqa: S310 (our own URL)
+        body: bytes = response.read()
+        return body
+
+
+def healthy(paths: Paths) -> bool:
+    """Every daemon is the process we started and the apiserver answers /readyz."""
+    if not all(daemon_pid(name, paths.pids) for name in DAEMONS):
+        return False
+    try:
+        return _get(f"{components.APISERVER_URL}/readyz", _admin_tls(paths)) == b"ok"
+    except OSError:
+        return False
+
+
+def leftovers(paths: Paths) -> bool:
+    """Anything an earlier (possibly interrupted) run left behind."""
+    return paths.state.exists() or paths.run.exists() or link_exists(config.BRIDGE)
+
+
+def kubectl(paths: Paths, *args: str, input_text: str | None = None) -> str:
+    return run("kubectl", "--kubeconfig", paths.kubeconfig, *args, input_text=input_text)
+
+
+def _snapshot_host(paths: Paths) -> None:
+    """What teardown must restore: kubelet-tuned sysctls, netns and dirs that were there."""
+    sysctls = {key: Path("/proc/sys", key).read_text().strip() for key in config.KUBELET_SYSCTLS}
+    netns = sorted(p.name for p in config.NETNS_DIR.iterdir()) if config.NETNS_DIR.exists() else []
+    snapshot = {
+        "sysctls": sysctls,
+        "netns": netns,
+        "hostpath_pv_existed": config.HOSTPATH_PV_DIR.exists(),
+    }
+    paths.top.mkdir(parents=True, exist_ok=True)
+    paths.snapshot.write_text(json.dumps(snapshot, indent=2))
+
+
+def _network() -> None:
+    """The pod bridge, made before any pod so the node address exists from the start."""
+    if not link_exists(config.BRIDGE):
+        run("ip", "link", "add", config.BRIDGE, "type", "bridge")
+    run("ip", "addr", "replace", f"{config.NODE_IP}/24", "dev", config.BRIDGE)
+    run("ip", "link", "set", config.BRIDGE, "up")
+    # dockerd sets FORWARD's policy to DROP, and br_netfilter sends bridged pod traffic
+    # through FORWARD: accept what enters or leaves our bridge.
+    for direction in ("-i", "-o"):
+        add_rule(
+            4,
+            "filter",
+            "FORWARD",
+            [direction, config.BRIDGE, "-j", "ACCEPT"],
+            config.IPTABLES_COMMENT,
+        )
+
+
+def up(paths: Paths) -> None:
+    """Start the whole cluster (building what is missing); a no-op when it already runs."""
+    started = time.monotonic()
+    ensure_packages()
+    if healthy(paths):
+        log("already running")
+        _usage(paths)
+        return
+    if leftovers(paths):
+        log("cleaning up after an earlier run")
+        down(paths)
+    build(paths)
+    _snapshot_host(paths)
+    for directory in (paths.etc, paths.pids, paths.logs, paths.run):
+        directory.mkdir(parents=True, exist_ok=True)
+    pki.make_pki(paths.pki)
+    pki.write_kubeconfig(paths.kubeconfig, paths.pki, "admin", components.APISERVER_URL)
+    for client in KUBECONFIG_CLIENTS:
+        pki.write_kubeconfig(
+            paths.etc / f"{client}.kubeconfig", paths.pki, client, components.APISERVER_URL
+        )
+    _network()
+
+    start = {
+        "etcd": components.etcd,
+        "containerd": components.containerd,
+        "kube-apiserver": components.apiserver,
+        "kube-controller-manager": components.controller_manager,
+        "kube-scheduler": components.scheduler,
+        "kubelet": components.kubelet,
+        "kube-proxy": components.kube_proxy,
+    }
+
+    def launch(name: str) -> None:
+        start_daemon(name, start[name](paths), paths.pids, paths.logs)
+        log(f"started {name}")
+
+    launch("etcd")
+    launch("containerd")
+    wait_for("etcd", lambda: b"true" in _get(f"{components.ETCD_URL}/health"), 30)
+    launch("kube-apiserver")
+    wait_for("containerd", lambda: run("ctr", "--address", paths.containerd_socket, "version"), 30)
+    for archive in images.image_archives(paths).values():
+        images.import_archive(paths, archive)
+    tls = _admin_tls(paths)
+    wait_for("kube-apiserver", lambda: _get(f"{components.APISERVER_URL}/readyz", tls) == b"ok", 90)
+    for name in ("kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"):
+        launch(name)
+    kubectl(paths, "apply", "--server-side", "-f", "-", input_text=manifests.addons())
+    wait_for("node registration", lambda: kubectl(paths, "get", "node", config.NODE_NAME), 60)
+    kubectl(paths, "wait", "--for=condition=Ready", f"node/{config.NODE_NAME}", "--timeout=90s")
+    kubectl(paths, "-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=120s")
+    wait_for(
+        "default service account", lambda: kubectl(paths, "get", "serviceaccount", "default"), 30
+    )
+    log(f"cluster ready in {time.monotonic() - started:.0f} s")
+    _usage(paths)
+
+
+def _usage(paths: Paths) -> None:
+    print(
+        f"""
+The test cluster is up ({config.KUBERNETES_VERSION}, node {config.NODE_NAME}).
+  export KUBECONFIG={paths.kubeconfig}
+  kubectl get nodes
+  make cluster-load IMAGES="platform-api:dev"   # images for pods (imagePullPolicy: IfNotPresent)
+  make cluster-test                              # the smoke suite
+  make cluster-down                              # stop it and clean the machine
+Logs: {paths.logs}/"""
+    )
+
+
+def down(paths: Paths) -> None:
+    """Stop everything `up` started and remove every trace it left on the machine."""
+    started = time.monotonic()
+    for name in ("kube-proxy", "kube-scheduler", "kube-controller-manager", "kubelet"):
+        stop_daemon(name, paths.pids)
+    killed = kill_cgroup_trees("kubepods")
+    if killed:
+        log(f"killed {killed} container processes")
+    # The shims outlive containerd; they are ours when they talk to our socket.
+    for pid in processes_matching("containerd-shim", str(paths.containerd_socket)):
+        stop_pid(pid, timeout=5)
+    for name in ("containerd", "kube-apiserver", "etcd"):
+        stop_daemon(name, paths.pids)
+
+    proxy = paths.bin / "kube-proxy"
+    if proxy.exists():
+        subprocess.run(components.proxy_cleanup(paths), capture_output=True, check=False)
+    rules = sum(
+        remove_rules(family, config.IPTABLES_COMMENT, config.IPTABLES_CHAIN_PREFIXES)
+        for family in (4, 6)
+    )
+    snapshot = json.loads(paths.snapshot.read_text()) if paths.snapshot.exists() else {}
+    netns_before = set(snapshot.get("netns", []))
+    namespaces = []
+    if config.NETNS_DIR.exists():
+        namespaces = [
+            p
+            for p in config.NETNS_DIR.iterdir()
+            if p.name.startswith("cni-") and p.name not in netns_before
+        ]
+    mounts = unmount_under(paths.state, paths.run, *namespaces)
+    for namespace in namespaces:
+        namespace.unlink(missing_ok=True)
+    if link_exists(config.BRIDGE):
+        run("ip", "link", "delete", config.BRIDGE)
+    for key, value in snapshot.get("sysctls", {}).items():
+        Path("/proc/sys", key).write_text(value)
+    if snapshot and not snapshot.get("hostpath_pv_existed", True):
+        shutil.rmtree(config.HOSTPATH_PV_DIR, ignore_errors=True)
+    for directory in (paths.state, paths.run):
+        shutil.rmtree(directory, ignore_errors=True)
+    paths.kubeconfig.unlink(missing_ok=True)
+    paths.snapshot.unlink(missing_ok=True)
+    log(
+        f"down in {time.monotonic() - started:.1f} s: {rules} iptables rules/chains, "
+        f"{mounts} mounts, {len(namespaces)} network namespaces removed"
+    )
+
+
+def status(paths: Paths) -> int:
+    for name in DAEMONS:
+        pid = daemon_pid(name, paths.pids)
+        print(f"{name:25} {'pid ' + str(pid) if pid else 'not running'}")
+    return 0 if healthy(paths) else 1
+
+
+def load(paths: Paths, names: list[str]) -> None:
+    """`docker save` the images and import them into the node's containerd."""
+    save = subprocess.Popen(["docker", "save", *names], stdout=subprocess.PIPE)
+    imported = subprocess.run(
+        ["ctr", "--address", str(paths.containerd_socket), "-n", "k8s.io", "images", "import", "-"],
+        stdin=save.stdout,
+        check=False,
+    )
+    if save.stdout:
+        save.stdout.close()
+    if save.wait() != 0 or imported.returncode != 0:
+        raise RuntimeError(f"loading {' '.join(names)} failed")
+    log(f"loaded {' '.join(names)}")

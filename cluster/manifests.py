@@ -1,0 +1,162 @@
+"""What the harness applies once the control plane is up: DNS, storage, kubelet access."""
+
+from __future__ import annotations
+
+from cluster import config
+
+
+def addons() -> str:
+    """Multi-document YAML for `kubectl apply -f -`."""
+    return f"""\
+# The apiserver's client certificate for kubelet logs/exec/port-forward (kubeadm's binding).
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: platform-cluster:apiserver-kubelet-client
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: system:kubelet-api-admin
+subjects:
+  - apiGroup: rbac.authorization.k8s.io
+    kind: User
+    name: kube-apiserver-kubelet-client
+---
+# Dynamic provisioning by the controller-manager's host-path provisioner
+# (--enable-hostpath-provisioner): a directory under /tmp/hostpath_pv per claim.
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: standard
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "true"
+provisioner: kubernetes.io/host-path
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: coredns
+  namespace: kube-system
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: system:coredns
+rules:
+  - apiGroups: [""]
+    resources: [endpoints, services, pods, namespaces]
+    verbs: [list, watch]
+  - apiGroups: [discovery.k8s.io]
+    resources: [endpointslices]
+    verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: system:coredns
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: system:coredns
+subjects:
+  - kind: ServiceAccount
+    name: coredns
+    namespace: kube-system
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: coredns
+  namespace: kube-system
+data:
+  # No `loop` plugin: the host's resolver may be unreachable from pods (no egress here), and
+  # cluster names are all the tests need; forwarding stays for whoever has egress.
+  Corefile: |
+    .:53 {{
+        errors
+        health :8080
+        ready :8181
+        kubernetes {config.CLUSTER_DOMAIN} in-addr.arpa ip6.arpa {{
+            pods insecure
+            fallthrough in-addr.arpa ip6.arpa
+            ttl 30
+        }}
+        forward . /etc/resolv.conf
+        cache 30
+        loadbalance
+        reload
+    }}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: coredns
+  namespace: kube-system
+  labels:
+    k8s-app: kube-dns
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      k8s-app: kube-dns
+  template:
+    metadata:
+      labels:
+        k8s-app: kube-dns
+    spec:
+      serviceAccountName: coredns
+      priorityClassName: system-cluster-critical
+      dnsPolicy: Default
+      tolerations:
+        - key: CriticalAddonsOnly
+          operator: Exists
+        - key: node-role.kubernetes.io/control-plane
+          effect: NoSchedule
+      containers:
+        - name: coredns
+          image: {config.COREDNS_IMAGE}
+          imagePullPolicy: Never
+          args: ["-conf", "/etc/coredns/Corefile"]
+          ports:
+            - {{name: dns, containerPort: 53, protocol: UDP}}
+            - {{name: dns-tcp, containerPort: 53, protocol: TCP}}
+            - {{name: health, containerPort: 8080, protocol: TCP}}
+          resources:
+            requests: {{cpu: 50m, memory: 32Mi}}
+            limits: {{memory: 128Mi}}
+          securityContext:
+            allowPrivilegeEscalation: false
+            capabilities:
+              add: [NET_BIND_SERVICE]
+              drop: [ALL]
+            readOnlyRootFilesystem: true
+          livenessProbe:
+            httpGet: {{path: /health, port: 8080}}
+            initialDelaySeconds: 10
+          readinessProbe:
+            httpGet: {{path: /ready, port: 8181}}
+            periodSeconds: 2
+          volumeMounts:
+            - {{name: config, mountPath: /etc/coredns, readOnly: true}}
+      volumes:
+        - name: config
+          configMap:
+            name: coredns
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: kube-dns
+  namespace: kube-system
+  labels:
+    k8s-app: kube-dns
+spec:
+  clusterIP: {config.DNS_SERVICE_IP}
+  selector:
+    k8s-app: kube-dns
+  ports:
+    - {{name: dns, port: 53, protocol: UDP}}
+    - {{name: dns-tcp, port: 53, protocol: TCP}}
+"""

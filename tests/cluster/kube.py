@@ -1,0 +1,126 @@
+"""A thin kubectl wrapper and the manifests the smoke tests share."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+REPO = Path(__file__).resolve().parents[2]
+# The harness's busybox image (make cluster-up loads it); override for another cluster.
+IMAGE = os.environ.get("CLUSTER_TEST_IMAGE", "localhost/platform-busybox:1.35")
+T = TypeVar("T")
+
+
+def kubeconfig() -> str:
+    """KUBECONFIG from the environment, else the one `make cluster-up` writes."""
+    path = os.environ.get("KUBECONFIG") or str(REPO / ".cluster" / "kubeconfig")
+    if not Path(path.split(os.pathsep)[0]).exists():
+        raise RuntimeError(f"no kubeconfig at {path}: run `make cluster-up` or set KUBECONFIG")
+    return path
+
+
+@dataclass(frozen=True)
+class Kube:
+    """kubectl bound to one kubeconfig and, optionally, one namespace."""
+
+    config: str
+    namespace: str | None = None
+
+    def in_namespace(self, namespace: str) -> Kube:
+        return Kube(self.config, namespace)
+
+    def argv(self, *args: str) -> list[str]:
+        ns = ["--namespace", self.namespace] if self.namespace else []
+        return ["kubectl", "--kubeconfig", self.config, *ns, *args]
+
+    def run(self, *args: str, stdin: str | None = None, timeout: float = 150) -> str:
+        """Run kubectl; return stdout, raise with stderr on failure."""
+        result = self.try_run(*args, stdin=stdin, timeout=timeout)
+        if result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def try_run(
+        self, *args: str, stdin: str | None = None, timeout: float = 150
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.argv(*args),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def apply(self, *objects: dict[str, Any]) -> None:
+        self.run(
+            "apply",
+            "-f",
+            "-",
+            stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}),
+        )
+
+    def get(self, *args: str) -> Any:
+        return json.loads(self.run("get", *args, "-o", "json"))
+
+    def wait(self, condition: str, target: str, timeout: int = 120) -> None:
+        self.run(
+            "wait", f"--for={condition}", target, f"--timeout={timeout}s", timeout=timeout + 30
+        )
+
+    def exec(self, pod: str, *command: str) -> str:
+        return self.run("exec", pod, "--", *command)
+
+
+def eventually(probe: Callable[[], T], timeout: float = 60, interval: float = 1) -> T:
+    """Call `probe` until it stops raising; re-raise its last error after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return probe()
+        except (AssertionError, subprocess.SubprocessError):
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(interval)
+
+
+def container(name: str, command: str, **extra: Any) -> dict[str, Any]:
+    """A busybox container running `command` with sh."""
+    return {
+        "name": name,
+        "image": IMAGE,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["sh", "-c", command],
+        **extra,
+    }
+
+
+def http_server(text: str, port: int = 8080) -> dict[str, Any]:
+    """A container serving `text` (shell-expanded in the pod) at / on `port`, with readiness."""
+    return container(
+        "web",
+        f'mkdir -p /tmp/www && echo "{text}" > /tmp/www/index.html && '
+        f"exec httpd -f -p {port} -h /tmp/www",
+        ports=[{"name": "http", "containerPort": port}],
+        readinessProbe={"httpGet": {"path": "/", "port": port}, "periodSeconds": 1},
+    )
+
+
+def pod(name: str, *containers: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {"containers": list(containers), "terminationGracePeriodSeconds": 1, **spec},
+    }
+
+
+def sleeper(name: str, **spec: Any) -> dict[str, Any]:
+    """A pod that only waits, to exec commands in."""
+    return pod(name, container("main", "exec sleep 3600"), **spec)
