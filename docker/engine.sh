@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Install (once) and start (once) a Docker engine on a machine without systemd.
 #
-# Idempotent: when `docker info` already answers, nothing is done. Otherwise Debian's docker.io
-# (whose 20.10 CLI has BuildKit built in, unlike the v28 CLI in /usr/local/bin) and debootstrap
-# are installed, then a private containerd and dockerd are started in the background with
-# pidfiles and logs under $DOCKER_STATE_DIR.
+# Idempotent. Debian's docker.io (its 20.10 CLI has BuildKit built in, unlike the v28 CLI in
+# /usr/local/bin), debootstrap and docker-compose are installed when missing; then, unless
+# `docker info` already answers, a private containerd and dockerd are started in the background
+# with pidfiles and logs under $DOCKER_STATE_DIR.
 #
 # The engine gets its own containerd (socket, root and state dirs below) so it neither depends on
 # nor disturbs a system containerd another harness (the Kubernetes test cluster) starts and stops.
@@ -19,24 +19,29 @@ log() { printf 'engine: %s\n' "$*" >&2; }
 
 engine_ready() { "$DOCKER" info >/dev/null 2>&1; }
 
-if [[ -x $DOCKER ]] && engine_ready; then
-    log "docker engine already running"
-    exit 0
-fi
-
-if [[ $(id -u) -ne 0 ]]; then
-    log "starting the engine needs root"
-    exit 1
-fi
-
 missing=()
 [[ -x /usr/bin/docker && -x /usr/sbin/dockerd ]] || missing+=(docker.io)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
+# Compose v1 (Debian's 1.29, compose-spec aware): validates and runs docker/compose.yaml.
+command -v docker-compose >/dev/null || missing+=(docker-compose)
 if ((${#missing[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        log "installing ${missing[*]} needs root"
+        exit 1
+    fi
     log "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if engine_ready; then
+    log "docker engine already running"
+    exit 0
+fi
+if [[ $(id -u) -ne 0 ]]; then
+    log "starting the engine needs root"
+    exit 1
 fi
 
 mkdir -p "$STATE_DIR" "$RUN_DIR"

@@ -1,0 +1,102 @@
+"""Fixtures for the image tests: a user-defined network, a PostgreSQL container (the Debian-built
+stand-in unless POSTGRES_IMAGE says otherwise), and the app image under test (IMAGE, built by
+`make image`) run with the restricted flags the Kubernetes manifests use."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from collections.abc import Callable, Iterator
+
+import dockerctl
+import pytest
+from dockerctl import HARDENED, Api, Database
+
+
+@pytest.fixture(scope="session")
+def suffix() -> str:
+    return secrets.token_hex(4)
+
+
+@pytest.fixture(scope="session")
+def image() -> str:
+    name = dockerctl.app_image()
+    if dockerctl.docker("image", "inspect", name, check=False).returncode != 0:
+        pytest.fail(f"image {name} not found: run `make image` first")
+    return name
+
+
+@pytest.fixture(scope="session")
+def network(suffix: str) -> Iterator[str]:
+    name = f"platform-image-test-{suffix}"
+    dockerctl.docker("network", "create", name)
+    yield name
+    dockerctl.docker("network", "rm", name, check=False)
+
+
+@pytest.fixture(scope="session")
+def database(network: str, suffix: str) -> Iterator[Database]:
+    db = Database(
+        container=f"platform-image-test-db-{suffix}",
+        network=network,
+        user="platform",
+        # Random, so the layer scan can prove it never reached the image.
+        password=f"image-test-pw-{secrets.token_hex(12)}",
+        name="platform",
+    )
+    try:
+        dockerctl.start_postgres(db.container, network, db.user, db.password, db.name)
+        yield db
+    finally:
+        dockerctl.remove(db.container)
+
+
+@pytest.fixture(scope="session")
+def migration(image: str, database: Database) -> subprocess.CompletedProcess[str]:
+    """`platform-migrate upgrade` run once in the hardened container; tests assert its result."""
+    return dockerctl.docker(
+        "run", "--rm", *HARDENED, "--network", database.network, *database.app_env(),
+        image, "platform-migrate", "upgrade",
+        check=False,
+        timeout=120,
+    )  # fmt: skip
+
+
+def _run_api(image: str, database: Database, name: str) -> Api:
+    """Start the API hardened, publish 8000 on a random 127.0.0.1 port, wait for /health."""
+    dockerctl.docker(
+        "run", "-d", "--name", name, *HARDENED, "--network", database.network,
+        *database.app_env(), "-p", "127.0.0.1::8000", image,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{dockerctl.host_port(name)}"
+    try:
+        dockerctl.wait_for_status(f"{url}/health", timeout=60)
+    except TimeoutError:
+        logs = dockerctl.docker("logs", name, check=False)
+        pytest.fail(f"{name} never served /health:\n{logs.stdout}{logs.stderr}")
+    return Api(container=name, url=url)
+
+
+@pytest.fixture(scope="session")
+def start_api(
+    image: str, database: Database, migration: subprocess.CompletedProcess[str], suffix: str
+) -> Iterator[Callable[[str], Api]]:
+    """Start API containers on the migrated database (removed at the end of the session)."""
+    if migration.returncode != 0:
+        pytest.fail(f"migration failed:\n{migration.stdout}{migration.stderr}")
+    started: list[str] = []
+
+    def start(role: str) -> Api:
+        name = f"platform-image-test-{role}-{suffix}"
+        started.append(name)
+        return _run_api(image, database, name)
+
+    try:
+        yield start
+    finally:
+        dockerctl.remove(*started)
+
+
+@pytest.fixture(scope="session")
+def api(start_api: Callable[[str], Api]) -> Api:
+    return start_api("api")
