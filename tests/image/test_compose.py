@@ -83,10 +83,8 @@ def test_up_runs_migrate_to_completion_before_a_healthy_api(stack: dict[str, str
             break
         time.sleep(1)
     assert status == "healthy", compose(stack, "logs", "--no-color")
-    migrate = (
-        compose(stack, "ps", "-a", "-q", "migrate").strip()
-        or compose(stack, "ps", "-q", "migrate").strip()
-    )
+    # `-a`: Compose v2 lists exited containers only when asked.
+    migrate = compose(stack, "ps", "-a", "-q", "migrate").strip()
     migrate_state = dockerctl.inspect(migrate)["State"]
     assert (migrate_state["Status"], migrate_state["ExitCode"]) == ("exited", 0)
     assert _finished(migrate) <= _started(api)
