@@ -27,6 +27,8 @@ def docker(
     """Run `docker ARGS`, capturing text output; raise with the output when `check` fails."""
     proc = subprocess.run(
         [DOCKER, *args],
+        # Secret and cache mounts need BuildKit: Debian's 20.10 CLI has it, off by default.
+        env={**os.environ, "DOCKER_BUILDKIT": "1"},
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -41,6 +41,14 @@ def test_oci_labels(image: str) -> None:
     assert labels["org.opencontainers.image.source"]
 
 
+def test_image_adds_at_most_80_mb_to_its_base(image: str) -> None:
+    added = (
+        dockerctl.inspect(image, "image")["Size"]
+        - dockerctl.inspect(dockerctl.python_base(), "image")["Size"]
+    )
+    assert added <= 80 * 10**6, f"{added / 1e6:.1f} MB over the base"
+
+
 def test_runtime_stage_is_the_base_plus_the_venv_only(image: str) -> None:
     """Same base layers (the venv's python symlink resolves), no uv, no sources, no caches."""
     base_layers = dockerctl.inspect(dockerctl.python_base(), "image")["RootFS"]["Layers"]
