@@ -1,0 +1,107 @@
+"""The PostgreSQL image (the Debian-built stand-in unless POSTGRES_IMAGE says otherwise) honours
+the parts of the official image's contract the manifests rely on: POSTGRES_USER/PASSWORD/DB,
+PGDATA in a subdirectory of the mount, initdb only on an empty data directory, uid 999,
+pg_isready on PATH, a read-only root filesystem with writable PGDATA, /var/run/postgresql and
+/tmp, scram-sha-256 for remote hosts, fast shutdown on `docker stop`."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+
+import dockerctl
+import pytest
+
+USER, DB = "owner", "appdb"
+PGDATA = "/var/lib/postgresql/data/pgdata"
+
+
+@pytest.fixture(scope="module")
+def volume(suffix: str) -> Iterator[str]:
+    name = f"platform-image-test-pgdata-{suffix}"
+    dockerctl.docker("volume", "create", name)
+    yield name
+    dockerctl.docker("volume", "rm", "-f", name, check=False)
+
+
+@pytest.fixture(scope="module")
+def password() -> str:
+    return secrets.token_hex(12)
+
+
+def run_postgres(name: str, network: str, volume: str, password: str) -> None:
+    dockerctl.docker(
+        "run", "-d", "--name", name, "--network", network,
+        *dockerctl.HARDENED, "--tmpfs", "/var/run/postgresql:uid=999,gid=999", "--user", "999:999",
+        "-v", f"{volume}:/var/lib/postgresql/data", "-e", f"PGDATA={PGDATA}",
+        "-e", f"POSTGRES_USER={USER}", "-e", f"POSTGRES_PASSWORD={password}",
+        "-e", f"POSTGRES_DB={DB}",
+        dockerctl.postgres_image(),
+    )  # fmt: skip
+    dockerctl.wait_for_postgres(name, USER, DB)
+
+
+@pytest.fixture(scope="module")
+def postgres(network: str, volume: str, password: str, suffix: str) -> Iterator[str]:
+    name = f"platform-image-test-pg-{suffix}"
+    try:
+        run_postgres(name, network, volume, password)
+        yield name
+    finally:
+        dockerctl.remove(name)
+
+
+def psql_over_tcp(network: str, host: str, password: str, sql: str) -> tuple[int, str]:
+    """psql from another container, over the network: remote-host authentication applies."""
+    proc = dockerctl.docker(
+        "run", "--rm", "--network", network, "-e", f"PGPASSWORD={password}",
+        "--entrypoint", "psql", dockerctl.postgres_image(),
+        "-h", host, "-U", USER, "-d", DB, "-tA", "-c", sql,
+        check=False,
+    )  # fmt: skip
+    return proc.returncode, proc.stdout.strip() + proc.stderr.strip()
+
+
+def test_runs_as_999_with_tools_on_path(postgres: str) -> None:
+    assert dockerctl.docker("exec", postgres, "id", "-u").stdout.strip() == "999"
+    assert dockerctl.docker("exec", postgres, "id", "-g").stdout.strip() == "999"
+    dockerctl.docker("exec", postgres, "pg_isready", "-q")
+
+
+def test_initdb_in_a_subdirectory_of_the_mount(postgres: str) -> None:
+    version = dockerctl.docker("exec", postgres, "cat", f"{PGDATA}/PG_VERSION").stdout.strip()
+    assert version == "15"
+    mode = dockerctl.docker("exec", postgres, "stat", "-c", "%a %u", PGDATA).stdout.split()
+    assert mode == ["700", "999"]
+
+
+def test_password_login_from_another_host(postgres: str, network: str, password: str) -> None:
+    code, out = psql_over_tcp(
+        network, postgres, password, "SELECT current_user, current_database()"
+    )
+    assert (code, out) == (0, f"{USER}|{DB}")
+    code, out = psql_over_tcp(network, postgres, "wrong", "SELECT 1")
+    assert code != 0
+    assert "password authentication failed" in out
+    code, out = psql_over_tcp(network, postgres, password, "SHOW password_encryption")
+    assert (code, out) == (0, "scram-sha-256")
+
+
+def test_restart_keeps_data_and_does_not_reinitialise(
+    postgres: str, network: str, password: str
+) -> None:
+    assert (
+        psql_over_tcp(network, postgres, password, "CREATE TABLE IF NOT EXISTS keep (x int)")[0]
+        == 0
+    )
+    started = time.monotonic()
+    dockerctl.docker("stop", "-t", "30", postgres, timeout=60)
+    assert time.monotonic() - started < 10, "fast shutdown (SIGINT) expected"
+    assert dockerctl.inspect(postgres)["State"]["ExitCode"] == 0
+    dockerctl.docker("start", postgres)
+    dockerctl.wait_for_postgres(postgres, USER, DB)
+    code, out = psql_over_tcp(network, postgres, password, "SELECT to_regclass('keep') IS NOT NULL")
+    assert (code, out) == (0, "t")
+    logs = dockerctl.docker("logs", postgres).stderr
+    assert logs.count("initialising") == 1
