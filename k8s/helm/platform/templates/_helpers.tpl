@@ -255,6 +255,9 @@ Call with (dict "root" $ "config" <ConfigMap name> "secret" <Secret name>).
     {{- include "platform.postgresSecurityContext" .root | nindent 4 }}
   resources:
     {{- toYaml .root.Values.migration.initResources | nindent 4 }}
+  volumeMounts:
+    - name: tmp
+      mountPath: /tmp
 {{- end }}
 
 {{/*

@@ -1,0 +1,132 @@
+"""The raw manifests (prod overlay) and the chart's default render agree on the essentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import k8s_apply
+import pytest
+
+from tests.chart.helm import Manifest, containers, kustomize, pod_spec, render
+
+# Chart name (release "platform") -> raw manifest name. Everything else is named the same.
+RAW_NAME = {
+    "platform-postgres": "postgres",
+    "platform-postgres-headless": "postgres-headless",
+}
+# Only in one form: the chart's own Secret (raw: created by tools/k8s_apply.py), its test pod,
+# and the raw Namespace (the chart installs into the release namespace).
+ONE_FORM_ONLY = {("Secret", "platform-db"), ("Pod", "platform-test"), ("Namespace", "platform")}
+
+
+def raw_name(kind: str, name: str) -> str:
+    if kind == "Job":
+        return k8s_apply.MIGRATION_JOB
+    return RAW_NAME.get(name, name)
+
+
+def normalise(docs: list[Manifest], *, from_chart: bool) -> dict[tuple[str, str], Manifest]:
+    out = {}
+    for doc in docs:
+        kind, name = doc["kind"], doc["metadata"]["name"]
+        key = (kind, raw_name(kind, name) if from_chart else name)
+        if key not in ONE_FORM_ONLY:
+            out[key] = doc
+    return out
+
+
+@pytest.fixture(scope="module")
+def forms() -> tuple[dict[tuple[str, str], Manifest], dict[tuple[str, str], Manifest]]:
+    return normalise(render(), from_chart=True), normalise(kustomize("prod"), from_chart=False)
+
+
+Forms = tuple[dict[tuple[str, str], Manifest], dict[tuple[str, str], Manifest]]
+
+
+def mapped_env(item: Manifest) -> Manifest:
+    """An EnvVar with its ConfigMap/Secret reference renamed to the raw form."""
+    if "valueFrom" not in item:
+        return item
+    sources = {
+        kind: {**ref, "name": raw_name("", ref["name"])} for kind, ref in item["valueFrom"].items()
+    }
+    return {**item, "valueFrom": sources}
+
+
+def essentials(container: Manifest) -> dict[str, Any]:
+    """What must not drift; config/secret references are compared through the name mapping."""
+    refs = [
+        (kind, raw_name("", ref["name"]))
+        for source in container.get("envFrom", [])
+        for kind, ref in source.items()
+    ]
+    env = [mapped_env(item) for item in container.get("env", [])]
+    keys = ("image", "command", "args", "ports", "startupProbe", "livenessProbe", "readinessProbe")
+    return {
+        **{key: container.get(key) for key in keys},
+        "securityContext": container.get("securityContext"),
+        "lifecycle": container.get("lifecycle"),
+        "volumeMounts": container.get("volumeMounts"),
+        "resources": container.get("resources"),
+        "envFrom": refs,
+        "env": env,
+    }
+
+
+def test_both_forms_have_the_same_resources(forms: Forms) -> None:
+    chart, raw = forms
+    assert sorted(chart) == sorted(raw)
+
+
+def test_configmaps_have_the_same_keys_and_values(forms: Forms) -> None:
+    chart, raw = forms
+    chart_data = dict(chart[("ConfigMap", "platform-config")]["data"])
+    chart_data["POSTGRES_HOST"] = raw_name("", chart_data["POSTGRES_HOST"])
+    assert chart_data == raw[("ConfigMap", "platform-config")]["data"]
+
+
+def test_workloads_have_the_same_containers_probes_ports_and_security(forms: Forms) -> None:
+    chart, raw = forms
+    for key in [key for key in chart if key[0] in ("Deployment", "StatefulSet", "Job")]:
+        chart_spec, raw_spec = pod_spec(chart[key]), pod_spec(raw[key])
+        assert chart_spec is not None
+        assert raw_spec is not None
+        assert chart_spec["securityContext"] == raw_spec["securityContext"], key
+        for field in (
+            "terminationGracePeriodSeconds",
+            "automountServiceAccountToken",
+            "restartPolicy",
+        ):
+            assert chart_spec.get(field) == raw_spec.get(field), (key, field)
+        assert [c["name"] for c in containers(chart_spec)] == [
+            c["name"] for c in containers(raw_spec)
+        ]
+        for mine, theirs in zip(containers(chart_spec), containers(raw_spec), strict=True):
+            assert essentials(mine) == essentials(theirs), (key, mine["name"])
+
+
+def test_services_expose_the_same_ports(forms: Forms) -> None:
+    chart, raw = forms
+    for key in [key for key in chart if key[0] == "Service"]:
+        assert chart[key]["spec"]["ports"] == raw[key]["spec"]["ports"], key
+        assert chart[key]["spec"].get("clusterIP") == raw[key]["spec"].get("clusterIP"), key
+
+
+def test_rollout_and_job_settings_agree(forms: Forms) -> None:
+    chart, raw = forms
+    deployment = ("Deployment", "platform-api")
+    assert chart[deployment]["spec"]["strategy"] == raw[deployment]["spec"]["strategy"]
+    job = ("Job", k8s_apply.MIGRATION_JOB)
+    for field in ("backoffLimit", "activeDeadlineSeconds"):
+        assert chart[job]["spec"][field] == raw[job]["spec"][field], field
+
+
+def test_the_apply_script_creates_the_secret_the_chart_would(forms: Forms) -> None:
+    chart = {
+        (doc["kind"], doc["metadata"]["name"]): doc for doc in render() if doc["kind"] == "Secret"
+    }
+    assert ("Secret", k8s_apply.SECRET_NAME) in chart
+    assert set(chart[("Secret", k8s_apply.SECRET_NAME)]["data"]) == {
+        "POSTGRES_USER",
+        "POSTGRES_PASSWORD",
+    }
