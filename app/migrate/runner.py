@@ -56,7 +56,7 @@ def wait_for_database(conninfo: str, timeout: float) -> None:
     """Retry a real connection + SELECT 1 with jittered backoff; timeout 0 waits forever."""
     retrying = Retrying(
         stop=stop_after_delay(timeout) if timeout else stop_never,
-        wait=wait_exponential_jitter(initial=0.2, max=5),
+        wait=wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.5),
         retry=retry_if_exception_type(psycopg.OperationalError),
         before_sleep=_log_retry,
     )

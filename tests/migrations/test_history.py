@@ -1,0 +1,27 @@
+"""The shipped migration scripts follow the project's conventions."""
+
+from __future__ import annotations
+
+import re
+
+from alembic.script import ScriptDirectory
+
+from app.migrate.compat import MIGRATIONS_DIR, alembic_config
+
+SCRIPT = ScriptDirectory.from_config(alembic_config())
+
+
+def test_file_names_are_date_prefixed() -> None:
+    names = sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("*.py"))
+    assert names, "no migration scripts found"
+    for name in names:
+        assert re.fullmatch(r"\d{4}_\d{2}_\d{2}_\d{4}_[a-z0-9_]+\.py", name), name
+
+
+def test_every_revision_declares_expand_or_contract() -> None:
+    for script in SCRIPT.walk_revisions():
+        assert getattr(script.module, "kind", None) in {"expand", "contract"}, script.revision
+
+
+def test_history_has_a_single_head() -> None:
+    assert len(SCRIPT.get_heads()) == 1

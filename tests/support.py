@@ -1,0 +1,110 @@
+"""Helpers for tests that run the real console scripts as separate processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from localpg import free_port
+
+SCRIPTS = Path(sys.executable).parent
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    """The test's environment without any database settings, plus `overrides`."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("POSTGRES_", "DATABASE_", "DB_", "MIGRATE_", "APP_"))
+    }
+    return env | overrides
+
+
+def migrate(
+    url: str, *args: str, check: bool = False, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `platform-migrate ARGS` against `url` and capture its output."""
+    return subprocess.run(
+        [str(SCRIPTS / "platform-migrate"), *args],
+        env=clean_env(DATABASE_URL=url, **env),
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=120,
+    )
+
+
+def json_lines(output: str) -> list[dict[str, Any]]:
+    """The JSON log lines of a process's stdout (anything else is ignored)."""
+    lines = []
+    for line in output.splitlines():
+        if line.startswith("{"):
+            lines.append(json.loads(line))
+    return lines
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[str]
+    base_url: str
+
+    def client(self, timeout: float = 5.0) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=timeout)
+
+    def terminate(self, timeout: float = 30.0) -> tuple[int, str]:
+        """SIGTERM, wait, return (exit code, stdout)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        out, _ = self.process.communicate(timeout=timeout)
+        return self.process.returncode, out
+
+
+@contextmanager
+def serve(url: str, **env: str) -> Iterator[Server]:
+    """Run `platform-api` on a free loopback port until /health answers; SIGTERM it on exit."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(SCRIPTS / "platform-api")],
+        env=clean_env(DATABASE_URL=url, HOST="127.0.0.1", PORT=str(port), **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    server = Server(process, f"http://127.0.0.1:{port}")
+    try:
+        wait_until(lambda: _answers(server), timeout=30, what="platform-api /health")
+        yield server
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def _answers(server: Server) -> bool:
+    if server.process.poll() is not None:
+        out = server.process.stdout.read() if server.process.stdout else ""
+        raise RuntimeError(f"platform-api exited early:\n{out}")
+    try:
+        return httpx.get(f"{server.base_url}/health", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def wait_until(condition: Any, *, timeout: float, what: str, interval: float = 0.05) -> float:
+    """Poll `condition()` until true; return the seconds it took, or fail after `timeout`."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+    return time.monotonic() - started
