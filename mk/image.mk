@@ -31,6 +31,8 @@ base-images: docker-engine ## Build localhost/platform-python:3.11-slim and loca
 
 .PHONY: image
 image: docker-engine ## Build the app image platform-api:$(VERSION) (PYTHON_BASE=... to change the base).
+	@case "$(PYTHON_BASE)" in localhost/*) $(DOCKER) image inspect $(PYTHON_BASE) >/dev/null 2>&1 \
+		|| { echo "$(PYTHON_BASE) is missing: run make base-images" >&2; exit 1; } ;; esac
 	DOCKER_BUILDKIT=1 $(DOCKER) build $(IMAGE_BUILD_ARGS) .
 
 .PHONY: image-test

@@ -12,6 +12,8 @@ import dockerctl
 import pytest
 from dockerctl import HARDENED, Api, Database
 
+StartApi = Callable[..., Api]
+
 
 @pytest.fixture(scope="session")
 def suffix() -> str:
@@ -62,11 +64,11 @@ def migration(image: str, database: Database) -> subprocess.CompletedProcess[str
     )  # fmt: skip
 
 
-def _run_api(image: str, database: Database, name: str) -> Api:
+def _run_api(image: str, database: Database, name: str, env: list[str]) -> Api:
     """Start the API hardened, publish 8000 on a random 127.0.0.1 port, wait for /health."""
     dockerctl.docker(
         "run", "-d", "--name", name, *HARDENED, "--network", database.network,
-        *database.app_env(), "-p", "127.0.0.1::8000", image,
+        *env, "-p", "127.0.0.1::8000", image,
     )  # fmt: skip
     url = f"http://127.0.0.1:{dockerctl.host_port(name)}"
     try:
@@ -80,16 +82,17 @@ def _run_api(image: str, database: Database, name: str) -> Api:
 @pytest.fixture(scope="session")
 def start_api(
     image: str, database: Database, migration: subprocess.CompletedProcess[str], suffix: str
-) -> Iterator[Callable[[str], Api]]:
+) -> Iterator[StartApi]:
     """Start API containers on the migrated database (removed at the end of the session)."""
     if migration.returncode != 0:
         pytest.fail(f"migration failed:\n{migration.stdout}{migration.stderr}")
     started: list[str] = []
 
-    def start(role: str) -> Api:
+    def start(role: str, env: list[str] | None = None) -> Api:
+        """`env`: `docker run -e` arguments; default POSTGRES_* for the test database."""
         name = f"platform-image-test-{role}-{suffix}"
         started.append(name)
-        return _run_api(image, database, name)
+        return _run_api(image, database, name, database.app_env() if env is None else env)
 
     try:
         yield start
@@ -98,5 +101,5 @@ def start_api(
 
 
 @pytest.fixture(scope="session")
-def api(start_api: Callable[[str], Api]) -> Api:
+def api(start_api: StartApi) -> Api:
     return start_api("api")

@@ -7,6 +7,7 @@ import hashlib
 import re
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import dockerctl
@@ -102,11 +103,11 @@ def _needles(database: Database) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def saved_image(image: str) -> Path:
-    directory = Path(tempfile.mkdtemp(prefix="platform-image-save-"))
-    target = directory / "image.tar"
-    dockerctl.docker("save", "-o", str(target), image, timeout=300)
-    return target
+def saved_image(image: str) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="platform-image-save-") as directory:
+        target = Path(directory) / "image.tar"
+        dockerctl.docker("save", "-o", str(target), image, timeout=300)
+        yield target
 
 
 def test_no_ca_bundle_or_password_in_any_layer(saved_image: Path, database: Database) -> None:
@@ -137,7 +138,6 @@ def test_no_ca_bundle_or_password_in_any_layer(saved_image: Path, database: Data
                         for what, needle in needles.items()
                         if needle in content
                     )
-    saved_image.unlink()
     assert not found
 
 

@@ -93,6 +93,22 @@ def test_items_round_trip(api: Api, suffix: str) -> None:
     assert name in {item["name"] for item in listing["data"]}
 
 
+def test_serves_with_only_database_url(
+    start_api: Callable[..., Api], database: Database, migration: subprocess.CompletedProcess[str]
+) -> None:
+    """`docker run -e DATABASE_URL=...`: the one-variable form the issue's "done" names."""
+    assert migration.returncode == 0
+    url = (
+        f"postgresql://{database.user}:{database.password}"
+        f"@{database.container}:5432/{database.name}"
+    )
+    api = start_api("url", ["-e", f"DATABASE_URL={url}"])
+    dockerctl.wait_for_status(f"{api.url}/db-check", timeout=20)
+    status, listing = request("GET", f"{api.url}/api/v1/items")
+    assert status == 200
+    assert isinstance(listing["count"], int)
+
+
 def test_docker_healthcheck_reports_healthy(api: Api) -> None:
     deadline = time.monotonic() + 60
     health: dict[str, Any] = {}
@@ -114,7 +130,7 @@ def _wait_for(database: Database, sql: str, timeout: float = 20) -> None:
 
 
 def test_sigterm_finishes_the_in_flight_request_and_exits_zero(
-    start_api: Callable[[str], Api], database: Database, suffix: str
+    start_api: Callable[..., Api], database: Database, suffix: str
 ) -> None:
     """A PATCH blocked on a row lock is in flight when `docker stop` sends SIGTERM; the lock is
     released afterwards, the request completes with 200, and the container exits 0 in time."""
