@@ -127,6 +127,10 @@ build_image() {
     log "building $image"
     DOCKER_BUILDKIT=1 "$DOCKER" build --quiet -f "$dockerfile" -t "$image" "$context" >/dev/null
     rm -rf "$context"
+    # Drop the previous build of this image if the new one replaced it (dangling, same title).
+    local title
+    title=$("$DOCKER" image inspect --format '{{index .Config.Labels "org.opencontainers.image.title"}}' "$image")
+    "$DOCKER" image prune -f --filter "label=org.opencontainers.image.title=$title" >/dev/null
     log "$image: $("$DOCKER" image inspect --format '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}')"
 }
 

@@ -58,7 +58,11 @@ if [[ ! -s $PGDATA/PG_VERSION ]]; then
     fi
     for f in /docker-entrypoint-initdb.d/*; do
         case $f in
-        *.sh) log "running $f"; . "$f" ;;
+        *.sh)
+            log "running $f"
+            # shellcheck source=/dev/null # user-supplied init scripts, sourced as upstream does
+            . "$f"
+            ;;
         *.sql) log "running $f"; "${psql[@]}" --dbname "$POSTGRES_DB" -f "$f" >/dev/null ;;
         *) [[ -e $f ]] && log "ignoring $f" ;;
         esac
