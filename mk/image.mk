@@ -34,6 +34,8 @@ image: docker-engine ## Build the app image platform-api:$(VERSION) (PYTHON_BASE
 	@case "$(PYTHON_BASE)" in localhost/*) $(DOCKER) image inspect $(PYTHON_BASE) >/dev/null 2>&1 \
 		|| { echo "$(PYTHON_BASE) is missing: run make base-images" >&2; exit 1; } ;; esac
 	DOCKER_BUILDKIT=1 $(DOCKER) build $(IMAGE_BUILD_ARGS) .
+	@# The build this one replaced, if any (untagged, same title label).
+	@$(DOCKER) image prune -f --filter label=org.opencontainers.image.title=platform-api >/dev/null
 
 .PHONY: image-test
 image-test: sync image ## Build the image, test it with real containers (tests/image), print the image report.
