@@ -186,6 +186,7 @@ def kubelet(paths: Paths) -> list[str]:
         "clusterDNS": [config.DNS_SERVICE_IP],
         "clusterDomain": config.CLUSTER_DOMAIN,
         "resolvConf": "/etc/resolv.conf",
+        "podLogsDir": str(paths.pod_logs),
         "failSwapOn": False,
         "serializeImagePulls": False,
         # A shared build machine's disk fills with others' images: evict only when truly full.

@@ -59,6 +59,12 @@ KUBELET_SYSCTLS = (
 # Where the controller-manager's host-path provisioner creates volumes (fixed upstream).
 HOSTPATH_PV_DIR = Path("/tmp/hostpath_pv")  # noqa: S108 (not a temporary file of ours)
 NETNS_DIR = Path("/run/netns")
+# Fixed paths outside .cluster/ that components write to. Teardown removes our entries and,
+# when the directory was not there before, the directory once it is empty.
+CONTAINER_LOG_LINKS = Path("/var/log/containers")  # kubelet's symlinks (not configurable)
+CNI_CACHE = Path("/var/lib/cni")  # libcni's result cache inside containerd
+SHIM_SOCKETS = Path("/run/containerd")  # containerd 1.6 keeps shim sockets here
+HOST_DIRS = (HOSTPATH_PV_DIR, CONTAINER_LOG_LINKS, CNI_CACHE, SHIM_SOCKETS, NETNS_DIR)
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,10 @@ class Paths:
     @property
     def cni_ipam_dir(self) -> Path:
         return self.state / "cni" / "ipam"
+
+    @property
+    def pod_logs(self) -> Path:
+        return self.state / "pod-logs"
 
     @property
     def etcd_data(self) -> Path:

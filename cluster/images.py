@@ -47,7 +47,6 @@ BUSYBOX_APPLETS = (
     "touch",
     "true",
     "false",
-    "wget",
     "grep",
     "date",
     "uname",

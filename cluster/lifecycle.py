@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -20,6 +21,7 @@ from cluster.system import (
     link_exists,
     log,
     processes_matching,
+    remove_empty_dirs,
     remove_rules,
     run,
     start_daemon,
@@ -116,7 +118,7 @@ def _snapshot_host(paths: Paths) -> None:
     snapshot = {
         "sysctls": sysctls,
         "netns": netns,
-        "hostpath_pv_existed": config.HOSTPATH_PV_DIR.exists(),
+        "dirs_existed": {str(d): d.exists() for d in config.HOST_DIRS},
     }
     paths.top.mkdir(parents=True, exist_ok=True)
     paths.snapshot.write_text(json.dumps(snapshot, indent=2))
@@ -249,8 +251,7 @@ def down(paths: Paths) -> None:
         run("ip", "link", "delete", config.BRIDGE)
     for key, value in snapshot.get("sysctls", {}).items():
         Path("/proc/sys", key).write_text(value)
-    if snapshot and not snapshot.get("hostpath_pv_existed", True):
-        shutil.rmtree(config.HOSTPATH_PV_DIR, ignore_errors=True)
+    _remove_host_entries(paths, snapshot.get("dirs_existed", {}))
     for directory in (paths.state, paths.run):
         shutil.rmtree(directory, ignore_errors=True)
     paths.kubeconfig.unlink(missing_ok=True)
@@ -259,6 +260,27 @@ def down(paths: Paths) -> None:
         f"down in {time.monotonic() - started:.1f} s: {rules} iptables rules/chains, "
         f"{mounts} mounts, {len(namespaces)} network namespaces removed"
     )
+
+
+def _remove_host_entries(paths: Paths, existed: dict[str, bool]) -> None:
+    """Our files in the fixed host directories; the directories too if we created them."""
+    if config.CONTAINER_LOG_LINKS.is_dir():
+        for link in config.CONTAINER_LOG_LINKS.iterdir():
+            if link.is_symlink() and str(link.readlink()).startswith(str(paths.pod_logs)):
+                link.unlink()
+    for result in config.CNI_CACHE.glob("results/*"):
+        # containerd's cache of CNI results: ours name our network or its loopback, and are
+        # stale once their network namespace is gone.
+        sandboxes = re.findall(r'"sandbox":"([^"]+)"', result.read_text(errors="replace"))
+        ours = result.name.startswith(("platform-cluster-", "cni-loopback-"))
+        if ours and not any(Path(s).exists() for s in sandboxes):
+            result.unlink(missing_ok=True)
+    if not existed.get(str(config.HOSTPATH_PV_DIR), True):
+        # Only our provisioner writes there; its volumes were the cluster's.
+        shutil.rmtree(config.HOSTPATH_PV_DIR, ignore_errors=True)
+    for directory in config.HOST_DIRS:
+        if not existed.get(str(directory), True):
+            remove_empty_dirs(directory)
 
 
 def status(paths: Paths) -> int:

@@ -200,6 +200,15 @@ def _is_mounted(point: str) -> bool:
     return point in mounts_under(Path(point))
 
 
+def remove_empty_dirs(top: Path) -> None:
+    """Remove `top` and its subdirectories, deepest first, where they are empty."""
+    if not top.is_dir():
+        return
+    for directory in sorted(top.glob("**/"), key=lambda p: -len(p.parts)):
+        with contextlib.suppress(OSError):
+            directory.rmdir()
+
+
 # --- network -------------------------------------------------------------------------------
 
 

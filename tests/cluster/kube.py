@@ -77,6 +77,20 @@ class Kube:
     def exec(self, pod: str, *command: str) -> str:
         return self.run("exec", pod, "--", *command)
 
+    def http_get(self, pod: str, host: str, port: int) -> str:
+        """The body of `GET /` on host:port, fetched from inside `pod`.
+
+        With nc: Debian's static busybox `wget` crashes (SIGSEGV) on these machines. The name
+        goes through the C library's resolver, so the pod's DNS search domains apply.
+        """
+        request = "printf 'GET / HTTP/1.0\\r\\n\\r\\n'"
+        response = self.exec(pod, "sh", "-c", f"{request} | nc -w 3 {host} {port}")
+        # Text mode already turned the CRLFs into newlines.
+        head, separator, body = response.replace("\r\n", "\n").partition("\n\n")
+        assert separator, f"no HTTP response from {host}:{port}: {response!r}"
+        assert head.split()[1] == "200", head
+        return body
+
 
 def eventually(probe: Callable[[], T], timeout: float = 60, interval: float = 1) -> T:
     """Call `probe` until it stops raising; re-raise its last error after `timeout` seconds."""

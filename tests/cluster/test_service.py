@@ -37,7 +37,7 @@ def test_a_pod_reaches_a_deployment_through_its_service_name(kube: Kube) -> None
     kube.run("rollout", "status", "deployment/web", "--timeout=120s", timeout=150)
     kube.wait("condition=Ready", "pod/client")
 
-    answer = eventually(lambda: kube.exec("client", "wget", "-qO-", "-T", "3", "http://web/"))
+    answer = eventually(lambda: kube.http_get("client", "web", 80))
 
     assert answer.startswith("hello from web-")
     cluster_ip = kube.get("service", "web")["spec"]["clusterIP"]

@@ -48,10 +48,11 @@ def test_a_statefulset_pod_resolves_and_reaches_pod_0(kube: Kube) -> None:
     kube.apply(headless, statefulset)
     kube.run("rollout", "status", "statefulset/db", "--timeout=150s", timeout=180)
 
-    resolved = eventually(lambda: kube.exec("db-1", "nslookup", "db-0.db"))
-    answer = eventually(
-        lambda: kube.exec("db-1", "wget", "-qO-", "-T", "3", "http://db-0.db:8080/")
-    )
+    # nslookup (busybox) ignores search domains: ask for the full name of pod-0's record.
+    fqdn = f"db-0.db.{kube.namespace}.svc.cluster.local"
+    resolved = eventually(lambda: kube.exec("db-1", "nslookup", fqdn))
+    # The short name, as applications use it, through the resolver's search domains.
+    answer = eventually(lambda: kube.http_get("db-1", "db-0.db", 8080))
 
     pod_ip = kube.get("pod", "db-0")["status"]["podIP"]
     assert pod_ip in resolved
