@@ -105,3 +105,25 @@ def test_restart_keeps_data_and_does_not_reinitialise(
     assert (code, out) == (0, "t")
     logs = dockerctl.docker("logs", postgres).stderr
     assert logs.count("initialising") == 1
+
+
+def test_initdb_on_a_root_owned_group_writable_mount_like_kubernetes_fsgroup(
+    network: str, suffix: str
+) -> None:
+    """Kubernetes with `fsGroup: 999` mounts root-owned, setgid, group-writable directories."""
+    name = f"platform-image-test-pg-fsgroup-{suffix}"
+    fsgroup_dir = "uid=0,gid=999,mode=2775"
+    try:
+        dockerctl.docker(
+            "run", "-d", "--name", name, "--network", network, *dockerctl.HARDENED,
+            "--user", "999:999",
+            "--tmpfs", f"/var/lib/postgresql/data:{fsgroup_dir}",
+            "--tmpfs", f"/var/run/postgresql:{fsgroup_dir}",
+            "-e", f"PGDATA={PGDATA}", "-e", f"POSTGRES_USER={USER}",
+            "-e", "POSTGRES_PASSWORD=fsgroup", "-e", f"POSTGRES_DB={DB}",
+            dockerctl.postgres_image(),
+        )  # fmt: skip
+        dockerctl.wait_for_postgres(name, USER, DB)
+        assert psql_over_tcp(network, name, "fsgroup", "SELECT 1") == (0, "1")
+    finally:
+        dockerctl.remove(name)
