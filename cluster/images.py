@@ -96,7 +96,8 @@ def _build(paths: Paths, target: GoTarget) -> bool:
     if target.cgo is not None:
         env["CGO_ENABLED"] = "1" if target.cgo else "0"
     # nice: the machine's two cores are shared with other builds and test runs.
-    argv = ["nice", "-n", "10", go(), "-C", str(target.module), "build", "-o", str(out)]
+    argv = ["nice", "-n", "10", go(), "-C", str(target.module), "build", "-buildvcs=false"]
+    argv += ["-o", str(out)]
     result = subprocess.run(
         [*argv, "-ldflags", target.ldflags, target.package], env=env, check=False
     )

@@ -93,7 +93,9 @@ def _get(url: str, context: ssl.SSLContext | None = None) -> bytes:
 
 
 def healthy(paths: Paths) -> bool:
-    """Every daemon is the process we started and the apiserver answers /readyz."""
+    """`up` finished, every daemon is the process it started and the apiserver is ready."""
+    if not (paths.state / "ready").exists():
+        return False
     if not all(daemon_pid(name, paths.pids) for name in DAEMONS):
         return False
     try:
@@ -197,6 +199,8 @@ def up(paths: Paths) -> None:
     wait_for(
         "default service account", lambda: kubectl(paths, "get", "serviceaccount", "default"), 30
     )
+    # Only a complete `up` counts as running: an interrupted one is cleaned up next time.
+    (paths.state / "ready").touch()
     log(f"cluster ready in {time.monotonic() - started:.0f} s")
     _usage(paths)
 
