@@ -57,6 +57,12 @@ KUBELET_SYSCTLS = (
     "kernel/keys/root_maxbytes",
 )
 # Where the controller-manager's host-path provisioner creates volumes (fixed upstream).
+# Host sysctls the cluster needs (set by `up`, restored by `down`): routing for pod traffic,
+# and bridged pod traffic through iptables so Service DNAT is undone on replies.
+REQUIRED_SYSCTLS = {
+    "net/ipv4/ip_forward": "1",
+    "net/bridge/bridge-nf-call-iptables": "1",
+}
 HOSTPATH_PV_DIR = Path("/tmp/hostpath_pv")  # noqa: S108 (not a temporary file of ours)
 NETNS_DIR = Path("/run/netns")
 # Fixed paths outside .cluster/ that components write to. Teardown removes our entries and,

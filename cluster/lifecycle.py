@@ -114,8 +114,9 @@ def kubectl(paths: Paths, *args: str, input_text: str | None = None) -> str:
 
 
 def _snapshot_host(paths: Paths) -> None:
-    """What teardown must restore: kubelet-tuned sysctls, netns and dirs that were there."""
-    sysctls = {key: Path("/proc/sys", key).read_text().strip() for key in config.KUBELET_SYSCTLS}
+    """Record what teardown must restore (sysctls, netns, dirs), then set what we need."""
+    keys = (*config.KUBELET_SYSCTLS, *config.REQUIRED_SYSCTLS)
+    sysctls = {key: Path("/proc/sys", key).read_text().strip() for key in keys}
     netns = sorted(p.name for p in config.NETNS_DIR.iterdir()) if config.NETNS_DIR.exists() else []
     snapshot = {
         "sysctls": sysctls,
@@ -124,6 +125,8 @@ def _snapshot_host(paths: Paths) -> None:
     }
     paths.top.mkdir(parents=True, exist_ok=True)
     paths.snapshot.write_text(json.dumps(snapshot, indent=2))
+    for key, value in config.REQUIRED_SYSCTLS.items():
+        Path("/proc/sys", key).write_text(value)
 
 
 def _network() -> None:
@@ -253,8 +256,11 @@ def down(paths: Paths) -> None:
         namespace.unlink(missing_ok=True)
     if link_exists(config.BRIDGE):
         run("ip", "link", "delete", config.BRIDGE)
+    # A dockerd started meanwhile relies on forwarding too: never turn it off under it.
+    keep = set(config.REQUIRED_SYSCTLS) if processes_matching("dockerd") else set()
     for key, value in snapshot.get("sysctls", {}).items():
-        Path("/proc/sys", key).write_text(value)
+        if key not in keep:
+            Path("/proc/sys", key).write_text(value)
     _remove_host_entries(paths, snapshot.get("dirs_existed", {}))
     for directory in (paths.state, paths.run):
         shutil.rmtree(directory, ignore_errors=True)
