@@ -54,6 +54,13 @@ def test_migration_is_idempotent_and_check_and_wait_pass(
         assert proc.returncode == 0, f"{command}: {proc.stdout}{proc.stderr}"
 
 
+def test_invalid_configuration_exits_2(image: str) -> None:
+    """No database settings at all: both commands refuse to start with the documented code."""
+    for command in (["platform-api"], ["platform-migrate", "upgrade"]):
+        proc = dockerctl.docker("run", "--rm", *HARDENED, image, *command, check=False, timeout=60)
+        assert proc.returncode == 2, f"{command}: {proc.returncode}\n{proc.stdout}{proc.stderr}"
+
+
 def test_runs_as_numeric_non_root_without_capabilities(api: Api) -> None:
     status = proc_status(api.container)
     assert status["Uid"].split() == ["10001"] * 4
