@@ -34,7 +34,8 @@ DATABASE_USER = "platform"
 STATEFULSET = "postgres"
 DEPLOYMENT = "platform-api"
 MIGRATION_JOB = "postgres-migration"
-PART_OF = "app.kubernetes.io/part-of=platform"
+# Labels of the StatefulSet's claim template: claims are made by the controller, not applied.
+DATABASE_CLAIMS = "app.kubernetes.io/name=platform,app.kubernetes.io/component=database"
 # Containers that run the PostgreSQL image; every other container runs the API image.
 POSTGRES_CONTAINERS = frozenset({"postgres", "wait-for-postgres"})
 
@@ -258,7 +259,9 @@ def delete(docs: list[Manifest], namespace: str, delete_namespace: bool) -> None
                 "--ignore-not-found", "--cascade=foreground",
             )  # fmt: skip
     kubectl("delete", "secret", SECRET_NAME, "-n", namespace, "--ignore-not-found")
-    kubectl("delete", "pvc", "-n", namespace, "-l", PART_OF, "--ignore-not-found", "--wait=true")
+    kubectl(
+        "delete", "pvc", "-n", namespace, "-l", DATABASE_CLAIMS, "--ignore-not-found", "--wait=true"
+    )
     log("deleted the Secret and the database claims")
     if delete_namespace:
         kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true")

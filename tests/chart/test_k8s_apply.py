@@ -58,3 +58,10 @@ def test_a_config_change_changes_the_checksum_stamped_on_the_api_pods() -> None:
     (deployment,) = [doc for doc in docs if doc["kind"] == "Deployment"]
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations["checksum/config"] == k8s_apply.config_checksum(docs)
+
+
+def test_delete_selects_the_claims_the_statefulset_creates() -> None:
+    (statefulset,) = [doc for doc in kustomize("dev") if doc["kind"] == "StatefulSet"]
+    (claim,) = statefulset["spec"]["volumeClaimTemplates"]
+    wanted = dict(pair.split("=") for pair in k8s_apply.DATABASE_CLAIMS.split(","))
+    assert wanted.items() <= claim["metadata"]["labels"].items()
