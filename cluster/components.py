@@ -150,7 +150,6 @@ def controller_manager(paths: Paths) -> list[str]:
         f"--service-cluster-ip-range={config.SERVICE_CIDR}",
         f"--cluster-cidr={config.CLUSTER_CIDR}",
         "--allocate-node-cidrs=false",
-        "--enable-hostpath-provisioner=true",
     ]
 
 
@@ -239,6 +238,18 @@ def kube_proxy(paths: Paths) -> list[str]:
     }
     conf.write_text(json.dumps(document, indent=2))
     return [str(paths.bin / "kube-proxy"), f"--config={conf}", "--v=1"]
+
+
+def hostpath_provisioner(paths: Paths) -> list[str]:
+    """The default StorageClass's provisioner: a world-writable directory per claim."""
+    paths.volumes.mkdir(parents=True, exist_ok=True)
+    return [
+        str(paths.bin / "kube"),
+        "hostpath-provisioner",
+        f"--kubeconfig={paths.etc / 'hostpath-provisioner.kubeconfig'}",
+        f"--name={config.PROVISIONER}",
+        f"--dir={paths.volumes}",
+    ]
 
 
 def proxy_cleanup(paths: Paths) -> list[str]:

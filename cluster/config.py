@@ -13,6 +13,8 @@ COREDNS_IMAGE = f"localhost/coredns:{COREDNS_VERSION}"
 TEST_IMAGE = "localhost/platform-busybox:1.35"
 
 NODE_NAME = "platform-node"
+# The harness's own provisioner (cluster/go/cmd/kube/provisioner.go) behind the default class.
+PROVISIONER = "platform.local/hostpath"
 # Our own bridge, away from docker0 (172.17/16), podman (10.88/16) and docker's pools (172.18+,
 # 192.168/16). Its gateway address is also the node's address: the apiserver and kubelet listen
 # on it, so pods reach them and nothing outside the machine can.
@@ -56,21 +58,19 @@ KUBELET_SYSCTLS = (
     "kernel/keys/root_maxkeys",
     "kernel/keys/root_maxbytes",
 )
-# Where the controller-manager's host-path provisioner creates volumes (fixed upstream).
 # Host sysctls the cluster needs (set by `up`, restored by `down`): routing for pod traffic,
 # and bridged pod traffic through iptables so Service DNAT is undone on replies.
 REQUIRED_SYSCTLS = {
     "net/ipv4/ip_forward": "1",
     "net/bridge/bridge-nf-call-iptables": "1",
 }
-HOSTPATH_PV_DIR = Path("/tmp/hostpath_pv")  # noqa: S108 (not a temporary file of ours)
 NETNS_DIR = Path("/run/netns")
 # Fixed paths outside .cluster/ that components write to. Teardown removes our entries and,
 # when the directory was not there before, the directory once it is empty.
 CONTAINER_LOG_LINKS = Path("/var/log/containers")  # kubelet's symlinks (not configurable)
 CNI_CACHE = Path("/var/lib/cni")  # libcni's result cache inside containerd
 SHIM_SOCKETS = Path("/run/containerd")  # containerd 1.6 keeps shim sockets here
-HOST_DIRS = (HOSTPATH_PV_DIR, CONTAINER_LOG_LINKS, CNI_CACHE, SHIM_SOCKETS, NETNS_DIR)
+HOST_DIRS = (CONTAINER_LOG_LINKS, CNI_CACHE, SHIM_SOCKETS, NETNS_DIR)
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,10 @@ class Paths:
     @property
     def pod_logs(self) -> Path:
         return self.state / "pod-logs"
+
+    @property
+    def volumes(self) -> Path:
+        return self.state / "volumes"
 
     @property
     def etcd_data(self) -> Path:

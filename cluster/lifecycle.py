@@ -40,8 +40,15 @@ DAEMONS = (
     "kube-scheduler",
     "kubelet",
     "kube-proxy",
+    "hostpath-provisioner",
 )
-KUBECONFIG_CLIENTS = ("controller-manager", "scheduler", "kubelet", "kube-proxy")
+KUBECONFIG_CLIENTS = (
+    "controller-manager",
+    "scheduler",
+    "kubelet",
+    "kube-proxy",
+    "hostpath-provisioner",
+)
 
 
 def ensure_packages() -> None:
@@ -178,6 +185,7 @@ def up(paths: Paths) -> None:
         "kube-scheduler": components.scheduler,
         "kubelet": components.kubelet,
         "kube-proxy": components.kube_proxy,
+        "hostpath-provisioner": components.hostpath_provisioner,
     }
 
     def launch(name: str) -> None:
@@ -193,7 +201,7 @@ def up(paths: Paths) -> None:
         images.import_archive(paths, archive)
     tls = _admin_tls(paths)
     wait_for("kube-apiserver", lambda: _get(f"{components.APISERVER_URL}/readyz", tls) == b"ok", 90)
-    for name in ("kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"):
+    for name in DAEMONS[3:]:
         launch(name)
     kubectl(paths, "apply", "--server-side", "-f", "-", input_text=manifests.addons())
     wait_for("node registration", lambda: kubectl(paths, "get", "node", config.NODE_NAME), 60)
@@ -224,7 +232,13 @@ Logs: {paths.logs}/"""
 def down(paths: Paths) -> None:
     """Stop everything `up` started and remove every trace it left on the machine."""
     started = time.monotonic()
-    for name in ("kube-proxy", "kube-scheduler", "kube-controller-manager", "kubelet"):
+    for name in (
+        "hostpath-provisioner",
+        "kube-proxy",
+        "kube-scheduler",
+        "kube-controller-manager",
+        "kubelet",
+    ):
         stop_daemon(name, paths.pids)
     killed = kill_cgroup_trees("kubepods")
     if killed:
@@ -285,9 +299,6 @@ def _remove_host_entries(paths: Paths, existed: dict[str, bool]) -> None:
         ours = result.name.startswith(("platform-cluster-", "cni-loopback-"))
         if ours and not any(Path(s).exists() for s in sandboxes):
             result.unlink(missing_ok=True)
-    if not existed.get(str(config.HOSTPATH_PV_DIR), True):
-        # Only our provisioner writes there; its volumes were the cluster's.
-        shutil.rmtree(config.HOSTPATH_PV_DIR, ignore_errors=True)
     for directory in config.HOST_DIRS:
         if not existed.get(str(directory), True):
             remove_empty_dirs(directory)

@@ -22,17 +22,47 @@ subjects:
     kind: User
     name: kube-apiserver-kubelet-client
 ---
-# Dynamic provisioning by the controller-manager's host-path provisioner
-# (--enable-hostpath-provisioner): a directory under /tmp/hostpath_pv per claim.
+# Dynamic provisioning by the harness's provisioner (`kube hostpath-provisioner`): one
+# world-writable directory per claim under .cluster/state/volumes. Not the controller-manager's
+# in-tree kubernetes.io/host-path provisioner: its directories are 0750 root, unwritable for
+# pods that run as a non-root user.
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
   name: standard
   annotations:
     storageclass.kubernetes.io/is-default-class: "true"
-provisioner: kubernetes.io/host-path
+provisioner: {config.PROVISIONER}
 reclaimPolicy: Delete
 volumeBindingMode: Immediate
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: platform-cluster:hostpath-provisioner
+rules:
+  - apiGroups: [storage.k8s.io]
+    resources: [storageclasses]
+    verbs: [get, list]
+  - apiGroups: [""]
+    resources: [persistentvolumeclaims]
+    verbs: [get, list]
+  - apiGroups: [""]
+    resources: [persistentvolumes]
+    verbs: [get, list, create, delete]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: platform-cluster:hostpath-provisioner
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: platform-cluster:hostpath-provisioner
+subjects:
+  - apiGroup: rbac.authorization.k8s.io
+    kind: User
+    name: platform-cluster:hostpath-provisioner
 ---
 apiVersion: v1
 kind: ServiceAccount

@@ -57,6 +57,8 @@ def certificates() -> list[Cert]:
             sans=[f"IP:{config.NODE_IP}", f"DNS:{config.NODE_NAME}"],
         ),
         Cert("kube-proxy", "system:kube-proxy"),
+        # Bound to the platform-cluster:hostpath-provisioner ClusterRole in the manifests.
+        Cert("hostpath-provisioner", "platform-cluster:hostpath-provisioner"),
     ]
 
 

@@ -12,6 +12,9 @@ def _with_claim(name: str) -> dict[str, Any]:
         name, volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
     )
     manifest["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    # Not root, as PostgreSQL's image (999) and the platform's (10001) run: the volume must be
+    # writable for them too.
+    manifest["spec"]["securityContext"] = {"runAsUser": 10001, "runAsNonRoot": True}
     return manifest
 
 

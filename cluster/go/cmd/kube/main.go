@@ -1,4 +1,5 @@
-// Command kube is one binary for the five Kubernetes node and control-plane components.
+// Command kube is one binary for the five Kubernetes node and control-plane components
+// (and the harness's volume provisioner).
 //
 // The components share almost all of their packages, so one link of one binary costs far
 // less than five (each link of a Kubernetes component takes most of a minute on two cores
@@ -35,6 +36,10 @@ var commands = map[string]func() *cobra.Command{
 }
 
 func main() {
+	// The harness's own volume provisioner, not an upstream component (provisioner.go).
+	if len(os.Args) > 1 && os.Args[1] == "hostpath-provisioner" {
+		os.Exit(runHostPathProvisioner(os.Args[2:]))
+	}
 	name := filepath.Base(os.Args[0])
 	newCommand, ok := commands[name]
 	if !ok && len(os.Args) > 1 {
