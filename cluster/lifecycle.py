@@ -232,23 +232,7 @@ Logs: {paths.logs}/"""
 def down(paths: Paths) -> None:
     """Stop everything `up` started and remove every trace it left on the machine."""
     started = time.monotonic()
-    for name in (
-        "hostpath-provisioner",
-        "kube-proxy",
-        "kube-scheduler",
-        "kube-controller-manager",
-        "kubelet",
-    ):
-        stop_daemon(name, paths.pids)
-    killed = kill_cgroup_trees("kubepods")
-    if killed:
-        log(f"killed {killed} container processes")
-    # The shims outlive containerd; they are ours when they talk to our socket.
-    for pid in processes_matching("containerd-shim", str(paths.containerd_socket)):
-        stop_pid(pid, timeout=5)
-    for name in ("containerd", "kube-apiserver", "etcd"):
-        stop_daemon(name, paths.pids)
-
+    _stop_processes(paths)
     proxy = paths.bin / "kube-proxy"
     if proxy.exists():
         subprocess.run(components.proxy_cleanup(paths), capture_output=True, check=False)
@@ -270,11 +254,7 @@ def down(paths: Paths) -> None:
         namespace.unlink(missing_ok=True)
     if link_exists(config.BRIDGE):
         run("ip", "link", "delete", config.BRIDGE)
-    # A dockerd started meanwhile relies on forwarding too: never turn it off under it.
-    keep = set(config.REQUIRED_SYSCTLS) if processes_matching("dockerd") else set()
-    for key, value in snapshot.get("sysctls", {}).items():
-        if key not in keep:
-            Path("/proc/sys", key).write_text(value)
+    _restore_sysctls(snapshot.get("sysctls", {}))
     _remove_host_entries(paths, snapshot.get("dirs_existed", {}))
     for directory in (paths.state, paths.run):
         shutil.rmtree(directory, ignore_errors=True)
@@ -284,6 +264,45 @@ def down(paths: Paths) -> None:
         f"down in {time.monotonic() - started:.1f} s: {rules} iptables rules/chains, "
         f"{mounts} mounts, {len(namespaces)} network namespaces removed"
     )
+
+
+def _stop_strays(*signatures: str) -> None:
+    """Our daemons whose PID files were lost (state removed by hand), by command line."""
+    for signature in signatures:
+        for pid in processes_matching(signature):
+            if pid != os.getpid():
+                log(f"stopping stray {signature} (pid {pid})")
+                stop_pid(pid)
+
+
+def _stop_processes(paths: Paths) -> None:
+    """Node components first, then every container, then the runtime and the control plane."""
+    for name in (
+        "hostpath-provisioner",
+        "kube-proxy",
+        "kube-scheduler",
+        "kube-controller-manager",
+        "kubelet",
+    ):
+        stop_daemon(name, paths.pids)
+    _stop_strays(str(paths.bin / "kube"))
+    killed = kill_cgroup_trees("kubepods")
+    if killed:
+        log(f"killed {killed} container processes")
+    # The shims outlive containerd; they are ours when they talk to our socket.
+    for pid in processes_matching("containerd-shim", str(paths.containerd_socket)):
+        stop_pid(pid, timeout=5)
+    for name in ("containerd", "kube-apiserver", "etcd"):
+        stop_daemon(name, paths.pids)
+    _stop_strays(str(paths.etc / "containerd.toml"), f"--data-dir={paths.etcd_data}")
+
+
+def _restore_sysctls(recorded: dict[str, str]) -> None:
+    # A dockerd started meanwhile relies on forwarding too: never turn it off under it.
+    keep = set(config.REQUIRED_SYSCTLS) if processes_matching("dockerd") else set()
+    for key, value in recorded.items():
+        if key not in keep:
+            Path("/proc/sys", key).write_text(value)
 
 
 def _remove_host_entries(paths: Paths, existed: dict[str, bool]) -> None:
