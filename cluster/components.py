@@ -116,6 +116,15 @@ def apiserver(paths: Paths) -> list[str]:
         f"--service-account-key-file={pki / 'sa.pub'}",
         f"--service-account-signing-key-file={pki / 'sa.key'}",
         "--authorization-mode=Node,RBAC",
+        # The aggregation layer (metrics-server and other extension apiservers); without it
+        # every component logs a missing requestheader CA bundle.
+        f"--requestheader-client-ca-file={pki / 'ca.crt'}",
+        "--requestheader-allowed-names=front-proxy-client",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        f"--proxy-client-cert-file={pki / 'front-proxy-client.crt'}",
+        f"--proxy-client-key-file={pki / 'front-proxy-client.key'}",
         # PodSecurity is on by default; listed so the harness's promise is visible here.
         "--enable-admission-plugins=NodeRestriction,PodSecurity",
         "--allow-privileged=true",

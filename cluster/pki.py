@@ -57,6 +57,9 @@ def certificates() -> list[Cert]:
             sans=[f"IP:{config.NODE_IP}", f"DNS:{config.NODE_NAME}"],
         ),
         Cert("kube-proxy", "system:kube-proxy"),
+        # The aggregation layer's client identity towards extension apiservers. Same CA as
+        # the rest (kubeadm uses a second one); --requestheader-allowed-names pins the name.
+        Cert("front-proxy-client", "front-proxy-client"),
         # Bound to the platform-cluster:hostpath-provisioner ClusterRole in the manifests.
         Cert("hostpath-provisioner", "platform-cluster:hostpath-provisioner"),
     ]
