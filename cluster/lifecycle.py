@@ -26,7 +26,7 @@ from cluster.system import (
     run,
     start_daemon,
     stop_daemon,
-    stop_pid,
+    stop_pids,
     unmount_under,
     wait_for,
 )
@@ -266,13 +266,14 @@ def down(paths: Paths) -> None:
     )
 
 
-def _stop_strays(*signatures: str) -> None:
+def _stop_strays(paths: Paths, *signatures: str) -> None:
     """Our daemons whose PID files were lost (state removed by hand), by command line."""
+    known = {daemon_pid(name, paths.pids) for name in DAEMONS} | {os.getpid()}
     for signature in signatures:
-        for pid in processes_matching(signature):
-            if pid != os.getpid():
-                log(f"stopping stray {signature} (pid {pid})")
-                stop_pid(pid)
+        strays = [pid for pid in processes_matching(signature) if pid not in known]
+        if strays:
+            log(f"stopping strays {signature} (pids {strays})")
+            stop_pids(strays)
 
 
 def _stop_processes(paths: Paths) -> None:
@@ -285,16 +286,16 @@ def _stop_processes(paths: Paths) -> None:
         "kubelet",
     ):
         stop_daemon(name, paths.pids)
-    _stop_strays(str(paths.bin / "kube"))
+    _stop_strays(paths, str(paths.bin / "kube"))
     killed = kill_cgroup_trees("kubepods")
     if killed:
         log(f"killed {killed} container processes")
     # The shims outlive containerd; they are ours when they talk to our socket.
-    for pid in processes_matching("containerd-shim", str(paths.containerd_socket)):
-        stop_pid(pid, timeout=5)
+    # Their containers are dead: nothing left to shut down cleanly.
+    stop_pids(processes_matching("containerd-shim", str(paths.containerd_socket)), timeout=1)
     for name in ("containerd", "kube-apiserver", "etcd"):
         stop_daemon(name, paths.pids)
-    _stop_strays(str(paths.etc / "containerd.toml"), f"--data-dir={paths.etcd_data}")
+    _stop_strays(paths, str(paths.etc / "containerd.toml"), f"--data-dir={paths.etcd_data}")
 
 
 def _restore_sysctls(recorded: dict[str, str]) -> None:

@@ -80,13 +80,20 @@ def daemon_pid(name: str, pids: Path) -> int | None:
 
 def stop_pid(pid: int, timeout: float = 10.0) -> None:
     """SIGTERM, then SIGKILL after `timeout` seconds; reap it if it is our child."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
+    stop_pids([pid], timeout)
+
+
+def stop_pids(pids: list[int], timeout: float = 10.0) -> None:
+    """stop_pid for many at once: all are signalled before any is waited for."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _alive(pid):
+    while living := [pid for pid in pids if _alive(pid)]:
         if time.monotonic() > deadline:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+            for pid in living:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         time.sleep(0.05)
 
 
@@ -129,6 +136,20 @@ def processes_matching(*needles: str) -> list[int]:
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
+def _cgroup_dirs(name: str) -> list[Path]:
+    """Every cgroup directory named `name` or below it, in all hierarchies, deepest first.
+
+    os.walk, not Path.glob: cgroups vanish while we look (runc removes its own), and os.walk
+    skips what disappeared instead of raising.
+    """
+    found = [
+        Path(dirpath)
+        for hierarchy in CGROUP_ROOT.iterdir()
+        for dirpath, _, _ in os.walk(hierarchy / name)
+    ]
+    return sorted(found, key=lambda p: -len(p.parts))
+
+
 def kill_cgroup_trees(name: str) -> int:
     """SIGKILL every process under the cgroup `name` in every v1 hierarchy; remove the groups.
 
@@ -136,28 +157,24 @@ def kill_cgroup_trees(name: str) -> int:
     all containers even when containerd or the kubelet died first.
     """
     killed: set[int] = set()
-    for _ in range(50):
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
         pids: set[int] = set()
-        for procs in CGROUP_ROOT.glob(f"*/{name}/**/cgroup.procs"):
+        for group in _cgroup_dirs(name):
             with contextlib.suppress(OSError):
-                pids.update(int(p) for p in procs.read_text().split())
-        if not pids:
+                pids.update(int(p) for p in (group / "cgroup.procs").read_text().split())
+        # Zombies stay listed until their parent (the shim) reaps them: not worth a wait.
+        living = [pid for pid in pids if _alive(pid)]
+        if not living:
             break
-        for pid in pids:
+        for pid in living:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        killed |= pids
+        killed.update(living)
         time.sleep(0.1)
-    for hierarchy in CGROUP_ROOT.iterdir():
-        top = hierarchy / name
-        if not top.is_dir():
-            continue
-        # Deepest first: a cgroup directory can only be removed once it has no children.
-        for group in sorted(
-            (p for p in top.glob("**/") if p.is_dir()), key=lambda p: -len(p.parts)
-        ):
-            with contextlib.suppress(OSError):
-                group.rmdir()
+    for group in _cgroup_dirs(name):
+        with contextlib.suppress(OSError):
+            group.rmdir()
     return len(killed)
 
 
