@@ -21,8 +21,9 @@ def create_pool(settings: Settings) -> Pool:
         min_size=settings.db_pool_min_size,
         max_size=settings.db_pool_max_size,
         timeout=settings.db_pool_timeout_seconds,
-        # A dead database must not stall start-up: the pool keeps retrying in the background
-        # with its own backoff while /health serves and /db-check reports not-ready.
+        # A failed background connect gives up at once instead of backing off for minutes: the
+        # next request or readiness check opens a fresh connection, so recovery after a database
+        # restart takes one check interval, not a backoff delay.
         reconnect_timeout=0,
         name="platform",
         open=False,

@@ -6,6 +6,7 @@ stops accepting and drains in-flight requests (up to SHUTDOWN_TIMEOUT_SECONDS).
 
 from __future__ import annotations
 
+import signal
 import sys
 from types import FrameType
 
@@ -50,6 +51,10 @@ def main() -> None:
         timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
     )
     server = DrainingServer(config, app.state.readiness)
+    # uvicorn drains on SIGTERM, then re-raises it against the handler that was installed before
+    # it started. Ignoring SIGTERM there makes a drained stop exit 0, which is what Kubernetes and
+    # `docker stop` should see from a planned shutdown; uvicorn's own handler is active meanwhile.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     server.run()
     if not server.started:
         sys.exit(STARTUP_FAILURE)

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,43 +58,45 @@ def json_lines(output: str) -> list[dict[str, Any]]:
 class Server:
     process: subprocess.Popen[str]
     base_url: str
+    log: Path
 
     def client(self, timeout: float = 5.0) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=timeout)
 
     def terminate(self, timeout: float = 30.0) -> tuple[int, str]:
-        """SIGTERM, wait, return (exit code, stdout)."""
+        """SIGTERM, wait, return (exit code, everything it printed)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        out, _ = self.process.communicate(timeout=timeout)
-        return self.process.returncode, out
+        self.process.wait(timeout=timeout)
+        return self.process.returncode, self.log.read_text()
 
 
 @contextmanager
 def serve(url: str, **env: str) -> Iterator[Server]:
-    """Run `platform-api` on a free loopback port until /health answers; SIGTERM it on exit."""
+    """Run `platform-api` on a free loopback port until /health answers; kill it on exit."""
     port = free_port()
-    process = subprocess.Popen(
-        [str(SCRIPTS / "platform-api")],
-        env=clean_env(DATABASE_URL=url, HOST="127.0.0.1", PORT=str(port), **env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    server = Server(process, f"http://127.0.0.1:{port}")
-    try:
-        wait_until(lambda: _answers(server), timeout=30, what="platform-api /health")
-        yield server
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    # Output goes to a file, not a pipe: an unread pipe fills up and blocks the server's logging.
+    with tempfile.NamedTemporaryFile("w", prefix="platform-api-", suffix=".log") as log:
+        process = subprocess.Popen(
+            [str(SCRIPTS / "platform-api")],
+            env=clean_env(DATABASE_URL=url, HOST="127.0.0.1", PORT=str(port), **env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        server = Server(process, f"http://127.0.0.1:{port}", Path(log.name))
+        try:
+            wait_until(lambda: _answers(server), timeout=30, what="platform-api /health")
+            yield server
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 def _answers(server: Server) -> bool:
     if server.process.poll() is not None:
-        out = server.process.stdout.read() if server.process.stdout else ""
-        raise RuntimeError(f"platform-api exited early:\n{out}")
+        raise RuntimeError(f"platform-api exited early:\n{server.log.read_text()}")
     try:
         return httpx.get(f"{server.base_url}/health", timeout=1).status_code == 200
     except httpx.TransportError:

@@ -13,7 +13,7 @@ router = APIRouter(tags=["probes"])
 OK = {"status": "ok"}
 
 
-@router.get("/health", response_model=Status)
+@router.get("/health", response_model=Status, response_model_exclude_none=True)
 async def read_health() -> dict[str, str]:
     """Liveness and startup: the process serves. Never touches the database."""
     return OK

@@ -12,7 +12,7 @@ from pathlib import Path
 from app.config import ConfigError, Settings, get_settings
 from app.logs import configure_logging, get_logger
 from app.migrate import runner
-from app.migrate.compat import MIGRATIONS_DIR, CodeRevisions
+from app.migrate.compat import MIGRATIONS_DIR, CodeRevisions, SchemaState
 
 log = get_logger("platform.migrate")
 
@@ -54,14 +54,20 @@ def _parser() -> argparse.ArgumentParser:
 def _upgrade(settings: Settings, timeout: float, script_location: Path) -> ExitCode:
     started = time.monotonic()
     runner.wait_for_database(settings.conninfo(), timeout)
-    code = CodeRevisions.load(script_location)
-    applied = runner.upgrade(
+    result = runner.upgrade(
         settings.conninfo(), settings.migrate_lock_timeout_seconds, script_location
     )
+    if result.applied:
+        event = "schema upgraded"
+    elif result.before.state is SchemaState.AHEAD_COMPATIBLE:
+        event = "schema ahead of this code, within the compatibility window: nothing to do"
+    else:
+        event = "schema already at head"
     log.info(
-        "schema upgraded" if applied else "schema already at head",
-        applied=applied,
-        head=code.head,
+        event,
+        applied=result.applied,
+        current=result.before.current,
+        head=result.before.head,
         duration_seconds=round(time.monotonic() - started, 3),
     )
     return ExitCode.OK

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import psycopg
 from alembic import command
@@ -27,6 +29,7 @@ from app.migrate.compat import (
     MIGRATIONS_DIR,
     CodeRevisions,
     DatabaseRevision,
+    SchemaState,
     Verdict,
     alembic_config,
     evaluate,
@@ -45,6 +48,16 @@ class DatabaseUnreachableError(Exception):
 
 class LockTimeoutError(Exception):
     """Another runner held the migration lock for longer than we were allowed to wait."""
+
+
+class SchemaAheadError(Exception):
+    """The database is at a revision this code does not know and cannot safely serve."""
+
+
+@dataclass(frozen=True)
+class UpgradeResult:
+    before: Verdict
+    applied: list[str]
 
 
 def _log_retry(state: RetryCallState) -> None:
@@ -71,7 +84,7 @@ def wait_for_database(conninfo: str, timeout: float) -> None:
         ) from None
 
 
-def read_revision(conn: psycopg.Connection[tuple[str | None, ...]]) -> DatabaseRevision:
+def read_revision(conn: psycopg.Connection[Any]) -> DatabaseRevision:
     """The database's revision and ledger entry; an empty database has neither table."""
     try:
         with conn.transaction():
@@ -111,8 +124,14 @@ def _acquire_lock(conn: Connection, timeout: float) -> None:
 
 def upgrade(
     conninfo: str, lock_timeout: float, script_location: Path = MIGRATIONS_DIR
-) -> list[str]:
-    """Upgrade to head under the lock, in one transaction; return the revisions applied."""
+) -> UpgradeResult:
+    """Upgrade to head under the lock, in one transaction.
+
+    A schema one expand step ahead (an older release's Job re-run by `helm rollback`) is left
+    alone: that is the state the compatibility window says this code can serve. Anything further
+    ahead is refused rather than handed to Alembic, which would fail on the unknown revision.
+    """
+    code = CodeRevisions.load(script_location)
     engine = create_engine(
         "postgresql+psycopg://", creator=lambda: psycopg.connect(conninfo), poolclass=NullPool
     )
@@ -120,9 +139,13 @@ def upgrade(
     try:
         with engine.connect() as conn, conn.begin():
             _acquire_lock(conn, lock_timeout)
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            driver = cast(psycopg.Connection[Any], conn.connection.driver_connection)
+            before = evaluate(code, read_revision(driver))
+            if before.state is SchemaState.INCOMPATIBLE:
+                raise SchemaAheadError(f"refusing to migrate: {before.reason}")
+            if before.state is not SchemaState.AHEAD_COMPATIBLE:
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
     finally:
         engine.dispose()
-    applied: list[str] = config.attributes.get("applied", [])
-    return applied
+    return UpgradeResult(before=before, applied=config.attributes.get("applied", []))

@@ -33,12 +33,10 @@ def test_metrics_label_requests_by_route_template_not_by_path(client: TestClient
     client.get("/api/v1/items/424242")
     body = client.get("/metrics").text
     assert (
-        'http_requests_total{method="GET",route="/api/v1/items/{item_id}",status="200"} 1.0'
-        in body
+        'http_requests_total{method="GET",route="/api/v1/items/{item_id}",status="200"} 1.0' in body
     )
     assert (
-        'http_requests_total{method="GET",route="/api/v1/items/{item_id}",status="404"} 1.0'
-        in body
+        'http_requests_total{method="GET",route="/api/v1/items/{item_id}",status="404"} 1.0' in body
     )
     assert "424242" not in body
     assert "http_request_duration_seconds_bucket" in body

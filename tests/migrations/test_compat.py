@@ -15,7 +15,11 @@ CODE = CodeRevisions(head="0002", known=frozenset({"0001", "0002"}))
         (DatabaseRevision(current=None), SchemaState.EMPTY, False),
         (DatabaseRevision(current="0001"), SchemaState.BEHIND, False),
         (DatabaseRevision(current="0002", parent="0001", kind="expand"), SchemaState.AT_HEAD, True),
-        (DatabaseRevision("0003", parent="0002", kind="expand"), SchemaState.AHEAD_COMPATIBLE, True),
+        (
+            DatabaseRevision("0003", parent="0002", kind="expand"),
+            SchemaState.AHEAD_COMPATIBLE,
+            True,
+        ),
         (DatabaseRevision("0003", parent="0002", kind="contract"), SchemaState.INCOMPATIBLE, False),
         (DatabaseRevision("0004", parent="0003", kind="expand"), SchemaState.INCOMPATIBLE, False),
         (DatabaseRevision("zzzz", parent=None, kind=None), SchemaState.INCOMPATIBLE, False),

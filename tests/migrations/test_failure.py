@@ -63,9 +63,9 @@ def _snapshot(url: str) -> tuple[object, ...]:
             "SELECT table_name, column_name FROM information_schema.columns "
             "WHERE table_schema = 'public' ORDER BY 1, 2"
         ).fetchall()
-        version = conn.execute(
-            "SELECT version_num FROM alembic_version"
-        ).fetchall() if columns else []
+        version = (
+            conn.execute("SELECT version_num FROM alembic_version").fetchall() if columns else []
+        )
     return tuple(columns), tuple(version)
 
 

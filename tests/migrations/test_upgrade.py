@@ -109,3 +109,20 @@ def test_logs_never_contain_the_password(fresh_db: str) -> None:
     result = migrate(url, "upgrade")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "s3cr3t-pw" not in result.stdout + result.stderr
+
+
+def test_upgrade_leaves_a_schema_one_expand_step_ahead_alone(migrated_db: str) -> None:
+    """What `helm rollback` does: the older release's migration Job runs again."""
+    _pretend_newer_release_migrated(migrated_db, "expand")
+    result = migrate(migrated_db, "upgrade")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json_lines(result.stdout)[-1]["event"].startswith("schema ahead of this code")
+    with psycopg.connect(migrated_db) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0003_next",)
+
+
+def test_upgrade_refuses_a_schema_beyond_the_window(migrated_db: str) -> None:
+    _pretend_newer_release_migrated(migrated_db, "contract")
+    result = migrate(migrated_db, "upgrade")
+    assert result.returncode == 1
+    assert "refusing to migrate: schema incompatible" in result.stdout

@@ -1,0 +1,88 @@
+"""Drills against the real server process: database outage and graceful shutdown."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import psycopg
+import pytest
+from localpg import LocalPostgres
+
+from tests.support import json_lines, migrate, serve, wait_until
+
+
+@pytest.fixture
+def own_pg() -> Iterator[LocalPostgres]:
+    """A server of the test's own, since the drill stops and restarts it."""
+    server = LocalPostgres().init()
+    migrate(server.url, "upgrade", check=True)
+    yield server
+    server.remove()
+
+
+def _timed_get(client: httpx.Client, path: str) -> tuple[int, float]:
+    started = time.monotonic()
+    status = client.get(path).status_code
+    return status, time.monotonic() - started
+
+
+def test_database_outage_and_recovery_without_restart(own_pg: LocalPostgres) -> None:
+    with serve(own_pg.url, DB_CHECK_INTERVAL_SECONDS="0.5") as server, server.client() as client:
+        wait_until(lambda: client.get("/db-check").status_code == 200, timeout=10, what="ready")
+        created = client.post("/api/v1/items", json={"name": "survives"}).json()
+        pid = server.process.pid
+
+        own_pg.stop("immediate")
+        took = wait_until(
+            lambda: client.get("/db-check").status_code == 503, timeout=5, what="not ready"
+        )
+        status, seconds = _timed_get(client, "/db-check")
+        assert status == 503
+        assert seconds < 1.0, f"/db-check took {seconds:.2f}s: it must answer within its timeout"
+        assert client.get("/health").status_code == 200
+        assert client.get(f"/api/v1/items/{created['id']}").status_code == 503
+
+        own_pg.start()
+        recovered = wait_until(
+            lambda: client.get("/db-check").status_code == 200, timeout=5, what="ready again"
+        )
+        assert client.get(f"/api/v1/items/{created['id']}").json()["name"] == "survives"
+        assert server.process.pid == pid
+        assert server.process.poll() is None
+        print(f"not-ready after {took:.2f}s; ready again {recovered:.2f}s after restart")
+
+
+def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_0(
+    own_pg: LocalPostgres,
+) -> None:
+    with serve(own_pg.url) as server:
+        # Make a request slow for real: hold a lock the list query has to wait for.
+        blocker = psycopg.connect(own_pg.url)
+        blocker.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
+        result: dict[str, int] = {}
+
+        def slow_request() -> None:
+            result["status"] = httpx.get(f"{server.base_url}/api/v1/items", timeout=30).status_code
+
+        in_flight = threading.Thread(target=slow_request)
+        in_flight.start()
+        time.sleep(0.5)
+        server.process.terminate()
+        time.sleep(0.5)
+
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{server.base_url}/health", timeout=2)
+        assert server.process.poll() is None, "exited before the in-flight request finished"
+
+        blocker.rollback()
+        blocker.close()
+        in_flight.join(timeout=10)
+        code, out = server.terminate()
+
+    assert result == {"status": 200}
+    assert code == 0
+    events = [line["event"] for line in json_lines(out)]
+    assert events.index("stopped") > events.index("request")
