@@ -28,11 +28,11 @@ sync: $(UV) ## Install the locked dependencies into .venv.
 	$(UV) sync --locked
 
 .PHONY: run
-run: sync ## Serve on 127.0.0.1:8000 against a throwaway local PostgreSQL (or $$DATABASE_URL).
+run: sync ## Serve on 127.0.0.1:8000 against a throwaway local PostgreSQL (or DATABASE_URL).
 	$(RUN) python tools/run_local.py
 
 .PHONY: migrate
-migrate: sync ## Apply migrations to the configured database ($$DATABASE_URL or POSTGRES_*).
+migrate: sync ## Apply migrations to the configured database (DATABASE_URL or POSTGRES_*).
 	$(RUN) platform-migrate upgrade
 
 .PHONY: lint
@@ -41,12 +41,19 @@ lint: sync ## ruff + mypy strict.
 	$(RUN) ruff format --check .
 	$(RUN) mypy
 
+# pytest exits 5 when it collected nothing: a suite that silently vanished is a failure here.
+PYTEST = $(RUN) pytest $(1) || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests in $(1)"; exit $$rc; }
+
 .PHONY: test
 test: sync ## The whole suite against a real PostgreSQL the session starts itself.
-	$(RUN) pytest tests/app tests/migrations
+	$(call PYTEST,tests/app tests/migrations)
+
+.PHONY: tools
+tools: ## Pin every tool the checks use into ./bin (each fragment in mk/ adds its own).
 
 .PHONY: bench
 bench: sync ## Benchmarks (wrk, one uvicorn process): ratios against baselines measured in the same run.
+	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(RUN) python bench/run.py
 
 .PHONY: clean
