@@ -31,7 +31,7 @@ from cluster.system import (
     wait_for,
 )
 
-# Start order; teardown goes in reverse.
+# Start order (teardown has its own: node components, containers, runtime, control plane).
 DAEMONS = (
     "etcd",
     "containerd",
