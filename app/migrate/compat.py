@@ -10,12 +10,10 @@ Rule (docs/decisions/0005-schema-compatibility-window.md):
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -43,11 +41,19 @@ class CodeRevisions:
 
     @classmethod
     def load(cls, script_location: Path = MIGRATIONS_DIR) -> CodeRevisions:
-        script = ScriptDirectory.from_config(alembic_config(script_location))
-        head = script.get_current_head()
-        if head is None:
-            raise RuntimeError(f"no migrations found in {script_location}")
-        return cls(head=head, known=frozenset(s.revision for s in script.walk_revisions()))
+        """Read `revision`/`down_revision` from the scripts without importing Alembic.
+
+        The API needs only the graph; importing Alembic and SQLAlchemy for it would add most of
+        a second to start-up and tens of MB to every pod. tests/migrations/test_history.py
+        checks that this reading agrees with Alembic's own.
+        """
+        parents = dict(
+            _revision_and_parent(path) for path in (script_location / "versions").glob("*.py")
+        )
+        heads = set(parents) - set(parents.values())
+        if len(heads) != 1:
+            raise RuntimeError(f"expected one head in {script_location}, found {sorted(heads)}")
+        return cls(head=heads.pop(), known=frozenset(parents))
 
 
 @dataclass(frozen=True)
@@ -89,8 +95,19 @@ def evaluate(code: CodeRevisions, db: DatabaseRevision) -> Verdict:
     return Verdict(state=state, current=db.current, head=code.head)
 
 
-def alembic_config(script_location: Path = MIGRATIONS_DIR) -> Config:
-    """An Alembic config built in code: the image ships no alembic.ini to keep in sync."""
-    config = Config()
-    config.set_main_option("script_location", str(script_location))
-    return config
+def _revision_and_parent(path: Path) -> tuple[str, str | None]:
+    values: dict[str, object] = {}
+    target: ast.expr
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+            values[target.id] = ast.literal_eval(value)
+    revision, parent = values.get("revision"), values.get("down_revision")
+    if not isinstance(revision, str) or not (parent is None or isinstance(parent, str)):
+        raise RuntimeError(f"{path.name}: revision/down_revision must be string literals")
+    return revision, parent

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import psycopg
 from alembic import command
+from alembic.config import Config
 from psycopg import errors
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.pool import NullPool
@@ -31,7 +32,6 @@ from app.migrate.compat import (
     DatabaseRevision,
     SchemaState,
     Verdict,
-    alembic_config,
     evaluate,
 )
 
@@ -58,6 +58,13 @@ class SchemaAheadError(Exception):
 class UpgradeResult:
     before: Verdict
     applied: list[str]
+
+
+def alembic_config(script_location: Path = MIGRATIONS_DIR) -> Config:
+    """An Alembic config built in code: the image ships no alembic.ini to keep in sync."""
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    return config
 
 
 def _log_retry(state: RetryCallState) -> None:

@@ -6,7 +6,8 @@ import re
 
 from alembic.script import ScriptDirectory
 
-from app.migrate.compat import MIGRATIONS_DIR, alembic_config
+from app.migrate.compat import MIGRATIONS_DIR, CodeRevisions
+from app.migrate.runner import alembic_config
 
 SCRIPT = ScriptDirectory.from_config(alembic_config())
 
@@ -25,3 +26,9 @@ def test_every_revision_declares_expand_or_contract() -> None:
 
 def test_history_has_a_single_head() -> None:
     assert len(SCRIPT.get_heads()) == 1
+
+
+def test_the_apis_reading_of_the_graph_matches_alembics() -> None:
+    code = CodeRevisions.load()
+    assert code.head == SCRIPT.get_current_head()
+    assert code.known == {script.revision for script in SCRIPT.walk_revisions()}
