@@ -46,7 +46,7 @@ PYTEST = $(RUN) pytest $(1) || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collecte
 
 .PHONY: test
 test: sync ## The whole suite against a real PostgreSQL the session starts itself.
-	$(call PYTEST,tests/app tests/migrations)
+	$(call PYTEST,--cov --cov-report=term tests/app tests/migrations)
 
 .PHONY: tools
 tools: ## Pin every tool the checks use into ./bin (each fragment in mk/ adds its own).

@@ -30,7 +30,8 @@ def _timed_get(client: httpx.Client, path: str) -> tuple[int, float]:
 
 
 def test_database_outage_and_recovery_without_restart(own_pg: LocalPostgres) -> None:
-    with serve(own_pg.url, DB_CHECK_INTERVAL_SECONDS="0.5") as server, server.client() as client:
+    env = {"DB_CHECK_INTERVAL_SECONDS": "0.5", "DB_POOL_TIMEOUT_SECONDS": "2"}
+    with serve(own_pg.url, **env) as server, server.client(timeout=15) as client:
         wait_until(lambda: client.get("/db-check").status_code == 200, timeout=10, what="ready")
         created = client.post("/api/v1/items", json={"name": "survives"}).json()
         pid = server.process.pid
@@ -43,7 +44,10 @@ def test_database_outage_and_recovery_without_restart(own_pg: LocalPostgres) -> 
         assert status == 503
         assert seconds < 1.0, f"/db-check took {seconds:.2f}s: it must answer within its timeout"
         assert client.get("/health").status_code == 200
-        assert client.get(f"/api/v1/items/{created['id']}").status_code == 503
+        # A request that needs the database fails with 503 once the pool gives up (2 s here).
+        status, seconds = _timed_get(client, f"/api/v1/items/{created['id']}")
+        assert status == 503
+        assert seconds < 10
 
         own_pg.start()
         recovered = wait_until(
