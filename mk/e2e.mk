@@ -1,0 +1,37 @@
+# End-to-end suite on a real cluster (issue 7): raw manifests, Helm 3/4 lifecycle, failure drills.
+# Runs against $KUBECONFIG, else the test cluster's (.cluster/kubeconfig); builds and loads nothing.
+# Derived images with an extra migration: `make e2e-images`; into the test cluster: `make e2e-load`.
+E2E_IMAGE_DIR := tests/e2e/images
+E2E_REVISIONS := $(E2E_IMAGE_DIR)/revisions
+E2E_POSTGRES_IMAGE ?= $(POSTGRES_IMAGE)
+# platform-api:1.0.0 -> repository platform-api; the derived tags live next to it. Recursive
+# variables: IMAGE comes from mk/image.mk, which is included after this file.
+E2E_REPOSITORY = $(firstword $(subst :, ,$(IMAGE)))
+E2E_IMAGE_NEW ?= $(E2E_REPOSITORY):1.0.1-e2e
+E2E_IMAGE_BAD ?= $(E2E_REPOSITORY):1.0.2-bad
+E2E_IMAGE_SLOW ?= $(E2E_REPOSITORY):1.0.3-slow
+E2E_ALL_IMAGES = $(IMAGE) $(E2E_IMAGE_NEW) $(E2E_IMAGE_BAD) $(E2E_IMAGE_SLOW) $(E2E_POSTGRES_IMAGE)
+export E2E_IMAGE_NEW E2E_IMAGE_BAD E2E_IMAGE_SLOW E2E_POSTGRES_IMAGE
+export E2E_IMAGE_OLD = $(IMAGE)
+
+# One derived image: $(call e2e_image,TAG,REVISION_FILE).
+e2e_image = DOCKER_BUILDKIT=1 $(DOCKER) build -q -f $(E2E_IMAGE_DIR)/Dockerfile \
+	--build-arg BASE_IMAGE=$(IMAGE) --build-arg VERSION=$(lastword $(subst :, ,$(1))) \
+	--build-arg REVISION_FILE=revisions/$(2) -t $(1) $(E2E_IMAGE_DIR)
+
+.PHONY: e2e-images
+e2e-images: docker-engine ## Build the e2e images on $(IMAGE): an expand migration (1.0.1-e2e), a failing one (1.0.2-bad), a slow one (1.0.3-slow).
+	@$(DOCKER) image inspect $(IMAGE) >/dev/null 2>&1 || { echo "$(IMAGE) is missing: run make image" >&2; exit 1; }
+	$(call e2e_image,$(E2E_IMAGE_NEW),2026_11_26_0003_e2e_expand.py)
+	$(call e2e_image,$(E2E_IMAGE_BAD),2026_11_26_0003_e2e_bad.py)
+	$(call e2e_image,$(E2E_IMAGE_SLOW),2026_11_26_0003_e2e_slow.py)
+
+.PHONY: e2e-load
+e2e-load: ## Load the app, e2e and PostgreSQL images into the test cluster (make cluster-up first).
+	@$(MAKE) cluster-load IMAGES="$(E2E_ALL_IMAGES)"
+
+.PHONY: e2e
+e2e: sync tools-chart ## End-to-end suite (tests/e2e) against KUBECONFIG, else .cluster/kubeconfig; images must be on the nodes.
+	mkdir -p build/e2e
+	KUBECONFIG="$${KUBECONFIG:-$(CLUSTER_KUBECONFIG)}" HELM3="$(BIN)/helm" HELM4="$(BIN)/helm4" \
+	  $(call PYTEST,tests/e2e)

@@ -1,0 +1,111 @@
+"""Step 1: the raw manifests, `make k8s-apply` and `make k8s-delete`, in a restricted namespace."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.cluster.kube import Kube
+from tests.e2e.conftest import namespace
+from tests.e2e.support import (
+    IMAGES,
+    ROOT,
+    assert_final_state,
+    check_security,
+    leftovers,
+    port_forward,
+    wait_for,
+)
+from tests.e2e.timeline import TIMELINE
+
+API = "app.kubernetes.io/name=platform,app.kubernetes.io/component=api"
+MIGRATION = "app.kubernetes.io/name=platform,app.kubernetes.io/component=migration"
+
+
+@pytest.fixture(scope="module")
+def raw(cluster: Kube) -> Iterator[Kube]:
+    yield from namespace(cluster, "raw")
+
+
+def make(target: str, kube: Kube) -> subprocess.CompletedProcess[str]:
+    assert kube.namespace
+    env = os.environ | {
+        "KUBECONFIG": kube.config,
+        "K8S_NAMESPACE": kube.namespace,
+        "API_IMAGE": IMAGES.old,
+        "POSTGRES_IMAGE": IMAGES.postgres,
+        "IMAGE_PULL_POLICY": IMAGES.pull_policy,
+        "K8S_TIMEOUT": "240",
+    }
+    result = subprocess.run(
+        ["make", "-C", str(ROOT), "--no-print-directory", target],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, f"make {target} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def test_k8s_apply_reaches_the_seed_final_state(raw: Kube) -> None:
+    with TIMELINE.step("raw: make k8s-apply (DB Ready -> migration Job -> API rollout)") as step:
+        make("k8s-apply", raw)
+    TIMELINE.figure("raw: make k8s-apply", f"{step.seconds:.1f} s")
+    with TIMELINE.step("raw: final state (platform-api Ready, postgres-0, Job Complete)") as step:
+        deployment = raw.get("deployment", "platform-api")
+        state = assert_final_state(
+            raw,
+            api_selector=API,
+            postgres_pod="postgres-0",
+            job_selector=MIGRATION,
+            replicas=deployment["spec"]["replicas"],
+        )
+        assert all(name.startswith("platform-api-") for name in state["api"]), state
+        assert [j.startswith("postgres-migration-") for j in state["jobs"]] == [True], state
+        # k8s-apply re-applies the Namespace object: enforcement must still be in place.
+        labels = raw.get("namespace", str(raw.namespace))["metadata"]["labels"]
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+        step.note = f"{', '.join(state['api'])}; {state['jobs'][0]}"
+
+
+def test_service_serves_through_port_forward(raw: Kube) -> None:
+    with (
+        TIMELINE.step("raw: port-forward svc/platform-api: /, /health, /db-check, items") as step,
+        port_forward(raw, "svc/platform-api", 80) as base,
+        httpx.Client(base_url=base, timeout=10) as client,
+    ):
+        for path in ("/", "/health", "/db-check"):
+            response = client.get(path)
+            assert response.status_code == 200, (path, response.status_code, response.text)
+        assert client.get("/").json()["version"] == IMAGES.old.rpartition(":")[2]
+        name = f"raw-{uuid.uuid4().hex[:8]}"
+        created = client.post("/api/v1/items", json={"name": name, "description": "e2e"})
+        assert created.status_code == 201, created.text
+        item = created.json()
+        read = client.get(f"/api/v1/items/{item['id']}")
+        assert read.status_code == 200, read.text
+        assert read.json()["name"] == name
+        listed = client.get("/api/v1/items", params={"limit": 100}).json()
+        assert name in str(listed)
+        step.note = f"item {item['id']} created and read back"
+
+
+def test_security(raw: Kube) -> None:
+    with TIMELINE.step("raw: security (restricted, non-root, read-only, no secret leaks)") as step:
+        api = raw.get("pods", "-l", API)["items"][0]["metadata"]["name"]
+        step.note = check_security(raw, api, "postgres-0")
+
+
+def test_k8s_delete_removes_everything(raw: Kube) -> None:
+    with TIMELINE.step("raw: make k8s-delete") as step:
+        make("k8s-delete", raw)
+        # Pods of the deleted workloads may still be draining (preStop sleep, then SIGTERM).
+        wait_for(lambda: leftovers(raw) == [], "an empty namespace", timeout=120)
+        step.note = "nothing left in the namespace"
