@@ -1,4 +1,8 @@
-"""FastAPI dependencies, each defined once as an `Annotated` alias."""
+"""FastAPI dependencies, each defined once as an `Annotated` alias.
+
+All are `async def`: FastAPI runs a plain `def` dependency in a worker thread, which would cost a
+thread hop on every probe.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,11 @@ from app.db import Connection, Pool
 from app.readiness import ReadinessMonitor
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
 
-def get_readiness(request: Request) -> ReadinessMonitor:
+async def get_readiness(request: Request) -> ReadinessMonitor:
     return cast(ReadinessMonitor, request.app.state.readiness)
 
 
