@@ -29,6 +29,22 @@ def _timed_get(client: httpx.Client, path: str) -> tuple[int, float]:
     return status, time.monotonic() - started
 
 
+def _waiting_on_lock(url: str) -> bool:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        ).fetchone()
+    return row is not None and row[0] > 0
+
+
+def _refused(base_url: str) -> bool:
+    try:
+        httpx.get(f"{base_url}/health", timeout=2)
+    except httpx.ConnectError:
+        return True
+    return False
+
+
 def test_database_outage_and_recovery_without_restart(own_pg: LocalPostgres) -> None:
     env = {"DB_CHECK_INTERVAL_SECONDS": "0.5", "DB_POOL_TIMEOUT_SECONDS": "2"}
     with serve(own_pg.url, **env) as server, server.client(timeout=15) as client:
@@ -73,12 +89,10 @@ def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_0(
 
         in_flight = threading.Thread(target=slow_request)
         in_flight.start()
-        time.sleep(0.5)
+        wait_until(lambda: _waiting_on_lock(own_pg.url), timeout=30, what="request blocked on lock")
         server.process.terminate()
-        time.sleep(0.5)
 
-        with pytest.raises(httpx.ConnectError):
-            httpx.get(f"{server.base_url}/health", timeout=2)
+        wait_until(lambda: _refused(server.base_url), timeout=10, what="listener closed")
         assert server.process.poll() is None, "exited before the in-flight request finished"
 
         blocker.rollback()

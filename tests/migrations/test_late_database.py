@@ -4,31 +4,37 @@ from __future__ import annotations
 
 import subprocess
 import time
+from pathlib import Path
 
 from localpg import LocalPostgres, free_port
 
-from tests.support import SCRIPTS, clean_env, json_lines, migrate
+from tests.support import SCRIPTS, clean_env, json_lines, migrate, wait_until
 
 
-def test_runner_started_before_the_database_succeeds_once_it_is_up() -> None:
+def test_runner_started_before_the_database_succeeds_once_it_is_up(tmp_path: Path) -> None:
     server = LocalPostgres().init()
+    log = tmp_path / "runner.log"
     try:
         server.stop()
-        runner = subprocess.Popen(
-            [str(SCRIPTS / "platform-migrate"), "upgrade"],
-            env=clean_env(DATABASE_URL=server.url, MIGRATE_WAIT_TIMEOUT_SECONDS="60"),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        with log.open("w") as out:
+            runner = subprocess.Popen(
+                [str(SCRIPTS / "platform-migrate"), "upgrade"],
+                env=clean_env(DATABASE_URL=server.url, MIGRATE_WAIT_TIMEOUT_SECONDS="120"),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        # Start PostgreSQL only once the runner has really tried and failed at least once.
+        wait_until(
+            lambda: "database not ready, retrying" in log.read_text() or runner.poll() is not None,
+            timeout=60,
+            what="the runner's first failed attempt",
         )
-        time.sleep(3)
-        assert runner.poll() is None, "runner exited while the database was down"
+        assert runner.poll() is None, (
+            f"runner exited while the database was down:\n{log.read_text()}"
+        )
         server.start()
-        out, err = runner.communicate(timeout=60)
-        assert runner.returncode == 0, out + err
-        events = [line["event"] for line in json_lines(out)]
-        assert "database not ready, retrying" in events
-        assert events[-1] == "schema upgraded"
+        assert runner.wait(timeout=60) == 0, log.read_text()
+        assert json_lines(log.read_text())[-1]["event"] == "schema upgraded"
     finally:
         server.remove()
 
