@@ -4,24 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import psycopg
-from alembic import command
-from alembic.config import Config
 from psycopg import errors
-from sqlalchemy import Connection, create_engine, text
-from sqlalchemy.pool import NullPool
 from tenacity import (
     RetryCallState,
     RetryError,
     Retrying,
     retry_if_exception_type,
-    retry_if_result,
     stop_after_delay,
     stop_never,
     wait_exponential_jitter,
-    wait_fixed,
 )
 
 from app.logs import get_logger
@@ -36,10 +30,6 @@ from app.migrate.compat import (
 )
 
 log = get_logger("platform.migrate")
-
-# pg_advisory_xact_lock key: the first 8 bytes of sha256("platform-migrate"), as a signed bigint.
-# Any process that migrates this schema must use the same key; other applications won't collide.
-LOCK_KEY = 6_847_943_102_485_430_292
 
 
 class DatabaseUnreachableError(Exception):
@@ -58,13 +48,6 @@ class SchemaAheadError(Exception):
 class UpgradeResult:
     before: Verdict
     applied: list[str]
-
-
-def alembic_config(script_location: Path = MIGRATIONS_DIR) -> Config:
-    """An Alembic config built in code: the image ships no alembic.ini to keep in sync."""
-    config = Config()
-    config.set_main_option("script_location", str(script_location))
-    return config
 
 
 def _log_retry(state: RetryCallState) -> None:
@@ -108,51 +91,22 @@ def check(conninfo: str, code: CodeRevisions) -> Verdict:
         return evaluate(code, read_revision(conn))
 
 
-def _acquire_lock(conn: Connection, timeout: float) -> None:
-    """Take the transaction-scoped lock: it is released by commit, rollback or a dropped socket."""
-
-    def try_lock() -> bool:
-        statement = text("SELECT pg_try_advisory_xact_lock(:key)")
-        return bool(conn.execute(statement, {"key": LOCK_KEY}).scalar_one())
-
-    if try_lock():
-        return
-    log.info("migration lock held by another runner, waiting", timeout_seconds=timeout)
-    retrying = Retrying(
-        stop=stop_after_delay(timeout),
-        wait=wait_fixed(0.25),
-        retry=retry_if_result(lambda acquired: not acquired),
-    )
-    try:
-        retrying(try_lock)
-    except RetryError:
-        raise LockTimeoutError(f"migration lock not acquired within {timeout:g}s") from None
-
-
 def upgrade(
     conninfo: str, lock_timeout: float, script_location: Path = MIGRATIONS_DIR
 ) -> UpgradeResult:
-    """Upgrade to head under the lock, in one transaction.
+    """Upgrade to head under the lock, in one transaction; a fast no-op when nothing is due.
 
     A schema one expand step ahead (an older release's Job re-run by `helm rollback`) is left
     alone: that is the state the compatibility window says this code can serve. Anything further
     ahead is refused rather than handed to Alembic, which would fail on the unknown revision.
     """
     code = CodeRevisions.load(script_location)
-    engine = create_engine(
-        "postgresql+psycopg://", creator=lambda: psycopg.connect(conninfo), poolclass=NullPool
-    )
-    config = alembic_config(script_location)
-    try:
-        with engine.connect() as conn, conn.begin():
-            _acquire_lock(conn, lock_timeout)
-            driver = cast(psycopg.Connection[Any], conn.connection.driver_connection)
-            before = evaluate(code, read_revision(driver))
-            if before.state is SchemaState.INCOMPATIBLE:
-                raise SchemaAheadError(f"refusing to migrate: {before.reason}")
-            if before.state is not SchemaState.AHEAD_COMPATIBLE:
-                config.attributes["connection"] = conn
-                command.upgrade(config, "head")
-    finally:
-        engine.dispose()
-    return UpgradeResult(before=before, applied=config.attributes.get("applied", []))
+    # Nothing can move a schema that is at (or past) our head back behind it, so this answer needs
+    # no lock, and the common case (every pod start, every re-run Job) skips Alembic entirely.
+    current = check(conninfo, code)
+    if current.state in (SchemaState.AT_HEAD, SchemaState.AHEAD_COMPATIBLE):
+        return UpgradeResult(before=current, applied=[])
+    # Alembic and SQLAlchemy take about half a second to import: paid only when there is work.
+    from app.migrate.apply import upgrade_under_lock  # noqa: PLC0415
+
+    return upgrade_under_lock(conninfo, code, lock_timeout, script_location)

@@ -6,8 +6,8 @@ import re
 
 from alembic.script import ScriptDirectory
 
+from app.migrate.apply import alembic_config
 from app.migrate.compat import MIGRATIONS_DIR, CodeRevisions
-from app.migrate.runner import alembic_config
 
 SCRIPT = ScriptDirectory.from_config(alembic_config())
 
