@@ -42,11 +42,12 @@ lint: sync ## ruff + mypy strict.
 	$(RUN) mypy
 
 # pytest exits 5 when it collected nothing: a suite that silently vanished is a failure here.
-PYTEST = $(RUN) pytest $(1) || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests in $(1)"; exit $$rc; }
+# $(1): test paths, $(2): extra pytest options.
+PYTEST = $(RUN) pytest $(2) $(1) || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests in $(1)"; exit $$rc; }
 
 .PHONY: test
 test: sync ## The whole suite against a real PostgreSQL the session starts itself.
-	$(call PYTEST,--cov --cov-report=term tests/app tests/migrations)
+	$(call PYTEST,tests/app tests/migrations,--cov --cov-report=term)
 
 .PHONY: tools
 tools: ## Pin every tool the checks use into ./bin (each fragment in mk/ adds its own).
@@ -54,7 +55,7 @@ tools: ## Pin every tool the checks use into ./bin (each fragment in mk/ adds it
 .PHONY: bench
 bench: sync ## Benchmarks (wrk, one uvicorn process): ratios against baselines measured in the same run.
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-	$(RUN) python bench/run.py
+	PYTHONPATH=$(ROOT):$(ROOT)/tools $(RUN) python -m bench.run
 
 .PHONY: clean
 clean: ## Remove build output and caches (keeps .venv and ./bin).
