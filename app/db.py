@@ -17,7 +17,9 @@ def create_pool(settings: Settings) -> Pool:
     return AsyncConnectionPool(
         settings.conninfo(),
         connection_class=AsyncConnection[DictRow],
-        kwargs={"row_factory": dict_row},
+        # Autocommit: a single-statement request needs no BEGIN/COMMIT round trip; the
+        # repositories open explicit transactions where several statements must agree.
+        kwargs={"row_factory": dict_row, "autocommit": True},
         min_size=settings.db_pool_min_size,
         max_size=settings.db_pool_max_size,
         timeout=settings.db_pool_timeout_seconds,

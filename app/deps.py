@@ -25,7 +25,7 @@ async def get_readiness(request: Request) -> ReadinessMonitor:
 
 
 async def get_connection(request: Request) -> AsyncIterator[Connection]:
-    """A pooled connection for one request: committed on success, rolled back on error."""
+    """A pooled (autocommit) connection for one request, returned to the pool afterwards."""
     pool = cast(Pool, request.app.state.pool)
     async with pool.connection() as conn:
         yield conn

@@ -20,7 +20,10 @@ async def hello() -> dict[str, str]:
 
 @asynccontextmanager
 async def _pool_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    async with AsyncConnectionPool(os.environ["DATABASE_URL"], min_size=1, max_size=10) as pool:
+    # Autocommit like the app: the ceiling pays no BEGIN/COMMIT round trip either.
+    url = os.environ["DATABASE_URL"]
+    kwargs = {"autocommit": True}
+    async with AsyncConnectionPool(url, min_size=1, max_size=10, kwargs=kwargs) as pool:
         app.state.pool = pool
         yield
 

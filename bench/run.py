@@ -96,7 +96,9 @@ def rss_mb(pid: int) -> float:
 async def pool_floor(url: str) -> Result:
     """The DB floor: SELECT 1 through psycopg-pool from 32 tasks, no HTTP at all."""
     latencies: list[float] = []
-    async with AsyncConnectionPool(url, min_size=10, max_size=10) as pool:
+    async with AsyncConnectionPool(
+        url, min_size=10, max_size=10, kwargs={"autocommit": True}
+    ) as pool:
         stop_at = time.monotonic() + DURATION
 
         async def worker() -> None:

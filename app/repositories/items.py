@@ -1,4 +1,8 @@
-"""Items, in plain parameterised SQL."""
+"""Items, in plain parameterised SQL.
+
+Connections are in autocommit mode (app/db.py): every function here is one statement, atomic on
+its own. Anything that needs several statements to agree must open `conn.transaction()`.
+"""
 
 from __future__ import annotations
 
@@ -21,8 +25,7 @@ async def create_item(conn: Connection, item: ItemCreate) -> dict[str, Any]:
         "INSERT INTO items (name, description) VALUES (%s, %s) RETURNING {columns}"
     ).format(columns=COLUMNS)
     try:
-        async with conn.transaction():
-            cursor = await conn.execute(query, (item.name, item.description))
+        cursor = await conn.execute(query, (item.name, item.description))
     except errors.UniqueViolation:
         raise DuplicateNameError(item.name) from None
     row = await cursor.fetchone()
@@ -64,8 +67,7 @@ async def update_item(conn: Connection, item_id: int, changes: ItemUpdate) -> di
         "UPDATE items SET {assignments}, updated_at = now() WHERE id = %s RETURNING {columns}"
     ).format(assignments=assignments, columns=COLUMNS)
     try:
-        async with conn.transaction():
-            cursor = await conn.execute(query, (*fields.values(), item_id))
+        cursor = await conn.execute(query, (*fields.values(), item_id))
     except errors.UniqueViolation:
         raise DuplicateNameError(str(fields.get("name"))) from None
     return await cursor.fetchone()
