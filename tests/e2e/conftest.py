@@ -63,6 +63,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not TIMELINE.steps:
         return
     path = TIMELINE.write(BUILD)
-    terminalreporter.section("e2e timeline")
+    terminalreporter.section("e2e: helm NOTES, timeline, figures")
+    for install, notes in TIMELINE.notes.items():
+        terminalreporter.section(f"NOTES printed by {install}", sep="-")
+        terminalreporter.write(notes.strip("\n") + "\n")
+    terminalreporter.section("e2e timeline", sep="-")
     terminalreporter.write(TIMELINE.render())
     terminalreporter.write_line(f"written to {path.relative_to(ROOT)} and figures.json")

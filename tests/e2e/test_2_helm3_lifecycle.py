@@ -79,7 +79,7 @@ def test_install_hook_mode_with_wait(kube: Kube, helm: Helm) -> None:
     assert "NOTES:" in result.stdout, result.stdout
     notes = result.stdout.split("NOTES:", 1)[1]
     (BUILD / f"{helm.namespace}-NOTES.txt").write_text(notes)
-    print(notes)
+    TIMELINE.notes["helm3 install (hook mode)"] = notes
     for expected in ("port-forward service/platform-api", "helm test platform", "hook mode"):
         assert expected in notes, (expected, notes)
     assert "data-platform-postgres-0 is kept" in notes

@@ -72,7 +72,7 @@ def test_install_job_mode_with_wait(kube: Kube, helm: Helm) -> None:
     assert "NOTES:" in result.stdout, result.stdout
     notes = result.stdout.split("NOTES:", 1)[1]
     (BUILD / f"{helm.namespace}-NOTES.txt").write_text(notes)
-    print(notes)
+    TIMELINE.notes["helm4 install (job mode)"] = notes
     assert "job mode" in notes, notes
     assert "helm test platform" in notes, notes
 

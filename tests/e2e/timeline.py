@@ -29,6 +29,7 @@ class Timeline:
     started: float = field(default_factory=time.monotonic)
     steps: list[Step] = field(default_factory=list)
     figures: dict[str, Any] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)  # `helm install` NOTES, by install
 
     @contextmanager
     def step(self, name: str) -> Iterator[Step]:
