@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -23,6 +24,17 @@ class ExitCode(IntEnum):
     CONFIG = 2
     UNREACHABLE = 3
     LOCKED = 4
+    TERMINATED = 143  # 128 + SIGTERM, what a shell would report
+
+
+class TerminatedError(BaseException):
+    """SIGTERM arrived. A BaseException, so no `except Exception` swallows it on the way out."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # As PID 1 in a container a process without a handler never sees SIGTERM: the pod would
+    # wait out its whole grace period. Unwinding instead rolls back any open transaction.
+    raise TerminatedError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -115,12 +127,13 @@ def run(argv: Sequence[str], script_location: Path = MIGRATIONS_DIR) -> ExitCode
         return ExitCode.CONFIG
     configure_logging(settings.log_level)
     timeout = settings.migrate_wait_timeout_seconds if args.timeout is None else args.timeout
+    commands = {
+        "check": lambda: _check(settings, timeout, script_location),
+        "wait": lambda: _wait(settings, timeout, args.schema, script_location),
+        "upgrade": lambda: _upgrade(settings, timeout, script_location),
+    }
     try:
-        if args.command == "check":
-            return _check(settings, timeout, script_location)
-        if args.command == "wait":
-            return _wait(settings, timeout, args.schema, script_location)
-        return _upgrade(settings, timeout, script_location)
+        return commands[args.command or "upgrade"]()
     except (runner.DatabaseUnreachableError, runner.LockTimeoutError) as exc:
         log.error("giving up", error=str(exc))
         unreachable = isinstance(exc, runner.DatabaseUnreachableError)
@@ -128,7 +141,11 @@ def run(argv: Sequence[str], script_location: Path = MIGRATIONS_DIR) -> ExitCode
     except Exception as exc:
         log.error("migration failed, transaction rolled back", error=str(exc), exc_info=True)
         return ExitCode.FAILED
+    except TerminatedError:
+        log.error("terminated by SIGTERM; nothing was committed by this run")
+        return ExitCode.TERMINATED
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     sys.exit(run(sys.argv[1:]))

@@ -61,3 +61,22 @@ def test_invalid_configuration_is_one_line_naming_the_variable() -> None:
     assert result.stderr.strip().splitlines() == [
         "invalid configuration: POSTGRES_PASSWORD is required when DATABASE_URL is not set"
     ]
+
+
+def test_sigterm_stops_a_waiting_runner_promptly(tmp_path: Path) -> None:
+    """As PID 1 in a pod, SIGTERM must end the wait now, not after the grace period."""
+    log = tmp_path / "runner.log"
+    url = f"postgresql://nobody@127.0.0.1:{free_port()}/nothing"
+    with log.open("w") as out:
+        runner = subprocess.Popen(
+            [str(SCRIPTS / "platform-migrate"), "wait", "--timeout", "0"],
+            env=clean_env(DATABASE_URL=url),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    wait_until(lambda: "retrying" in log.read_text(), timeout=60, what="the runner waiting")
+    runner.terminate()
+    started = time.monotonic()
+    assert runner.wait(timeout=10) == 143
+    assert time.monotonic() - started < 5
+    assert json_lines(log.read_text())[-1]["event"].startswith("terminated by SIGTERM")
