@@ -238,9 +238,9 @@ def test_migration_pod_killed_mid_run(kube: Kube, helm: Helm) -> None:
             assert len(victims) == 1, [p["metadata"]["name"] for p in victims]
             victim = victims[0]["metadata"]["name"]
             job = victims[0]["metadata"]["labels"]["job-name"]
-            # A kill, not a polite request: platform-migrate runs as PID 1 without a SIGTERM
-            # handler, so the kernel drops SIGTERM and a default delete lets the migration
-            # finish within the 30 s grace period. One second, then SIGKILL.
+            # A kill, not a polite request: SIGKILL one second after SIGTERM, whatever the CLI
+            # does with SIGTERM (before e520382 it ignored it as PID 1, and a default delete let
+            # the migration finish and commit within the 30 s grace period).
             kube.run("delete", "pod", victim, "--grace-period=1", "--wait=false")
             killed_after = time.monotonic() - started
             stdout, stderr = upgrade.communicate(timeout=420)
