@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -138,3 +140,23 @@ def pod(name: str, *containers: dict[str, Any], **spec: Any) -> dict[str, Any]:
 def sleeper(name: str, **spec: Any) -> dict[str, Any]:
     """A pod that only waits, to exec commands in."""
     return pod(name, container("main", "exec sleep 3600"), **spec)
+
+
+@contextmanager
+def port_forward(kube: Kube, target: str, port: int) -> Iterator[str]:
+    """`kubectl port-forward TARGET :PORT` on loopback; yields the base URL."""
+    forward = subprocess.Popen(
+        kube.argv("port-forward", target, "--address", "127.0.0.1", f":{port}"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert forward.stdout is not None
+        first = forward.stdout.readline()
+        match = re.search(r"127\.0\.0\.1:(\d+) ->", first)
+        assert match, f"unexpected port-forward output: {first!r}"
+        yield f"http://127.0.0.1:{match.group(1)}"
+    finally:
+        forward.terminate()
+        forward.communicate(timeout=10)

@@ -10,11 +10,9 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -289,26 +287,6 @@ def api_call(
         return int(result["status"]), json.loads(text)
     except json.JSONDecodeError:
         return int(result["status"]), text
-
-
-@contextmanager
-def port_forward(kube: Kube, target: str, port: int) -> Iterator[str]:
-    """`kubectl port-forward TARGET :PORT` on loopback; yields the base URL."""
-    forward = subprocess.Popen(
-        kube.argv("port-forward", target, "--address", "127.0.0.1", f":{port}"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert forward.stdout is not None
-        first = forward.stdout.readline()
-        match = re.search(r"127\.0\.0\.1:(\d+) ->", first)
-        assert match, f"unexpected port-forward output: {first!r}"
-        yield f"http://127.0.0.1:{match.group(1)}"
-    finally:
-        forward.terminate()
-        forward.communicate(timeout=10)
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.cluster.kube import Kube
+from tests.cluster.kube import Kube, port_forward
 from tests.e2e.conftest import namespace
 from tests.e2e.support import (
     IMAGES,
@@ -18,7 +18,6 @@ from tests.e2e.support import (
     assert_final_state,
     check_security,
     leftovers,
-    port_forward,
     wait_for,
 )
 from tests.e2e.timeline import TIMELINE
