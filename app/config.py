@@ -7,18 +7,26 @@ from functools import lru_cache
 from typing import Annotated, Self
 
 from psycopg.conninfo import make_conninfo
-from pydantic import (
-    Field,
-    PostgresDsn,
-    SecretStr,
-    ValidationError,
-    model_validator,
-)
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app import database_url
+
 PLACEHOLDER_PASSWORDS = frozenset({"changeme", "change-me", "password", "postgres", "secret"})
+# Shown in pg_stat_activity, so an operator can tell the API's sessions from everything else.
+APPLICATION_NAME = "platform-api"
 
 Seconds = Annotated[float, Field(gt=0, le=3600)]
+# Pairs of settings whose order matters: (lower, upper, strictly below). The lower bound must fire
+# first, or its error is never seen; the chart checks the same rules (templates/_helpers.tpl).
+ORDERED_BOUNDS = (
+    ("db_pool_min_size", "db_pool_max_size", False),
+    ("db_lock_timeout_seconds", "db_statement_timeout_seconds", False),
+    ("db_pool_timeout_seconds", "request_timeout_seconds", True),
+    ("db_statement_timeout_seconds", "request_timeout_seconds", True),
+    ("migrate_ddl_lock_timeout_seconds", "migrate_lock_timeout_seconds", False),
+)
+Bytes = Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)]
 
 
 class Environment(StrEnum):
@@ -61,19 +69,32 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: Annotated[int, Field(ge=1, le=300)] = 3
     db_check_timeout_seconds: Seconds = 1.0
     db_check_interval_seconds: Seconds = 1.0
+    db_statement_timeout_seconds: Seconds = 5.0
+    db_lock_timeout_seconds: Seconds = 2.0
+
+    http_max_body_bytes: Bytes = 64 * 1024
+    http_max_header_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024)] = 16 * 1024
+    http_header_timeout_seconds: Seconds = 10.0
+    http_body_timeout_seconds: Seconds = 10.0
+    http_keepalive_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 5
+    request_timeout_seconds: Seconds = 15.0
 
     shutdown_timeout_seconds: Seconds = 20.0
     migrate_wait_timeout_seconds: Annotated[float, Field(ge=0, le=86400)] = 60.0
     migrate_lock_timeout_seconds: Seconds = 60.0
+    migrate_ddl_lock_timeout_seconds: Seconds = 1.0
+
+    # libpq reads PGPASSWORD itself when no other password is given: it is one more way a
+    # password arrives, so the placeholder rule must see it.
+    pgpassword: SecretStr | None = None
 
     @model_validator(mode="after")
     def _database_is_configured(self) -> Self:
         if self.database_url is not None:
             try:
-                PostgresDsn(self.database_url.get_secret_value())
-            except ValidationError:
-                # Never echo the URL back: it usually carries the password.
-                raise ValueError("DATABASE_URL is not a valid postgresql:// URL") from None
+                database_url.parse(self.database_url.get_secret_value())
+            except database_url.DatabaseUrlError as exc:
+                raise ValueError(f"DATABASE_URL {exc}") from None
             return self
         for name in ("postgres_host", "postgres_db", "postgres_user", "postgres_password"):
             if not getattr(self, name):
@@ -82,26 +103,42 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_placeholder_password_outside_development(self) -> Self:
-        password = self.postgres_password.get_secret_value() if self.postgres_password else ""
-        if (
-            self.app_env is not Environment.DEVELOPMENT
-            and password.lower() in PLACEHOLDER_PASSWORDS
-        ):
-            raise ValueError(
-                "POSTGRES_PASSWORD is a placeholder; set a real one outside development"
-            )
+        if self.app_env is Environment.DEVELOPMENT:
+            return self
+        for variable, password in self._passwords():
+            if password.lower() in PLACEHOLDER_PASSWORDS:
+                raise ValueError(f"{variable} is a placeholder; set a real one outside development")
         return self
 
     @model_validator(mode="after")
-    def _pool_bounds_are_ordered(self) -> Self:
-        if self.db_pool_min_size > self.db_pool_max_size:
-            raise ValueError("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
+    def _bounds_are_ordered(self) -> Self:
+        for low, high, strict in ORDERED_BOUNDS:
+            lower, upper = getattr(self, low), getattr(self, high)
+            if lower > upper or (strict and lower == upper):
+                relation = "must be below" if strict else "must not exceed"
+                raise ValueError(f"{low.upper()} {relation} {high.upper()}")
         return self
 
-    def conninfo(self) -> str:
+    def _passwords(self) -> list[tuple[str, str]]:
+        """Every password this configuration can hand to libpq, with the variable it came from."""
+        found = []
+        if self.database_url is not None:
+            options = database_url.parse(self.database_url.get_secret_value())
+            if "password" in options:
+                found.append(("DATABASE_URL's password", options["password"]))
+        elif self.postgres_password is not None:
+            found.append(("POSTGRES_PASSWORD", self.postgres_password.get_secret_value()))
+        if self.pgpassword is not None:
+            found.append(("PGPASSWORD", self.pgpassword.get_secret_value()))
+        return found
+
+    def conninfo(self, application_name: str = APPLICATION_NAME) -> str:
         """The libpq connection string, with the password inside: never log it."""
         base = self.database_url.get_secret_value() if self.database_url else ""
-        params: dict[str, str | int] = {"connect_timeout": self.db_connect_timeout_seconds}
+        params: dict[str, str | int] = {
+            "connect_timeout": self.db_connect_timeout_seconds,
+            "application_name": application_name,
+        }
         if not self.database_url:
             params |= {
                 "host": self.postgres_host or "",

@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 
 from app.config import Settings
 from app.db import Connection, Pool
+from app.guard import abort_of
 from app.readiness import ReadinessMonitor
 
 
@@ -25,12 +26,23 @@ async def get_readiness(request: Request) -> ReadinessMonitor:
 
 
 async def get_connection(request: Request) -> AsyncIterator[Connection]:
-    """A pooled (autocommit) connection for one request, returned to the pool afterwards."""
+    """A pooled (autocommit) connection for one request, held only while the handler runs.
+
+    Function-scoped (see ConnectionDep): the connection goes back to the pool when the handler
+    returns, before the response is sent, so a client that reads slowly (or never) cannot pin
+    it. While it is held, a client that disconnects aborts the request, which cancels its query.
+    """
     pool = cast(Pool, request.app.state.pool)
+    abort = abort_of(request.scope)
     async with pool.connection() as conn:
-        yield conn
+        watcher = abort.watch_disconnect(request.receive) if abort else None
+        try:
+            yield conn
+        finally:
+            if watcher is not None:
+                watcher.cancel()
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 ReadinessDep = Annotated[ReadinessMonitor, Depends(get_readiness)]
-ConnectionDep = Annotated[Connection, Depends(get_connection)]
+ConnectionDep = Annotated[Connection, Depends(get_connection, scope="function")]

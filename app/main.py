@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
-from psycopg import OperationalError
-from psycopg_pool import PoolTimeout
 
+from app import handlers
 from app.api import ROUTERS
 from app.api.meta import SERVICE_NAME, VERSION
 from app.config import Settings, get_settings
 from app.db import create_pool
+from app.guard import InFlight, Limits, RequestGuard
 from app.logs import get_logger
 from app.metrics import HttpMetrics, PoolCollector
 from app.middleware import AccessMiddleware
@@ -42,17 +41,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("stopped")
 
 
-async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    # The request was valid; the database was not there. 503 tells clients and meshes to retry.
-    log.warning("database unavailable", error=type(exc).__name__)
-    return JSONResponse(
-        {"detail": "database unavailable"}, status_code=503, headers={"Retry-After": "1"}
-    )
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title=SERVICE_NAME, version=VERSION, lifespan=lifespan)
+    app = FastAPI(
+        title=SERVICE_NAME,
+        version=VERSION,
+        lifespan=lifespan,
+        max_body_size=settings.http_max_body_bytes,
+    )
     pool = create_pool(settings)
     registry = CollectorRegistry()
     registry.register(PoolCollector(pool))
@@ -62,12 +58,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.readiness = ReadinessMonitor(
         pool,
         CodeRevisions.load(),
+        conninfo=settings.conninfo(application_name=f"{SERVICE_NAME} readiness"),
         interval=settings.db_check_interval_seconds,
         timeout=settings.db_check_timeout_seconds,
     )
+    app.state.inflight = InFlight()
     for router in ROUTERS:
         app.include_router(router)
-    app.add_exception_handler(PoolTimeout, _database_unavailable)
-    app.add_exception_handler(OperationalError, _database_unavailable)
-    app.add_middleware(AccessMiddleware, metrics=HttpMetrics(registry))
+    handlers.register(app)
+    metrics = HttpMetrics(registry)
+    limits = Limits(
+        body_timeout=settings.http_body_timeout_seconds,
+        request_timeout=settings.request_timeout_seconds,
+    )
+    # Added innermost first: the access log sees what the guard answers.
+    app.add_middleware(RequestGuard, limits=limits, inflight=app.state.inflight, metrics=metrics)
+    app.add_middleware(AccessMiddleware, metrics=metrics)
     return app

@@ -34,6 +34,16 @@ class HttpMetrics:
             registry=registry,
         )
 
+        self.aborts = Counter(
+            "http_requests_aborted",
+            "Requests cut short: by their deadline, their client's disconnect, or a shutdown.",
+            ("reason",),
+            registry=registry,
+        )
+
+    def aborted(self, reason: str) -> None:
+        self.aborts.labels(reason).inc()
+
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)

@@ -14,6 +14,7 @@ import structlog
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.guard import CLIENT_CLOSED_REQUEST, abort_of
 from app.logs import get_logger
 from app.metrics import HttpMetrics
 
@@ -64,6 +65,9 @@ class AccessMiddleware:
             await self.app(scope, receive, send_with_request_id)
         finally:
             duration = time.perf_counter() - started
+            abort = abort_of(scope)
+            if abort is not None and abort.reason == "client disconnected":
+                status = CLIENT_CLOSED_REQUEST
             route = _route_template(scope)
             self.metrics.observe(scope["method"], route, status, duration)
             log.info(

@@ -4,6 +4,11 @@ Probes read the cache, so a probe never costs a DB round trip, never waits on th
 burst of probes (kubelet, load balancers, humans) cannot pile onto a slow database. The loop
 bounds each check by DB_CHECK_TIMEOUT_SECONDS; a verdict older than a few intervals counts as a
 failure, so a wedged loop cannot leave a pod Ready. See docs/decisions/0004-readiness-check-loop.md.
+
+The check runs on a connection of its own, outside the pool: it measures the database, not the
+pool's queue. A pool saturated by requests is back-pressure (503s on the requests that cannot get
+a connection in time, the `db_requests_waiting` gauge), not a reason to pull every busy pod out of
+the Service at once (docs/decisions/0007-readiness-on-its-own-connection.md).
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import contextlib
 import time
 from dataclasses import dataclass
 
-from psycopg import errors
+from psycopg import AsyncConnection, errors
+from psycopg.rows import DictRow, dict_row
 
 from app.db import Pool
 from app.logs import get_logger
@@ -33,8 +39,18 @@ class Verdict:
 class ReadinessMonitor:
     """Owns the check loop and the latest verdict; `current()` is what /db-check serves."""
 
-    def __init__(self, pool: Pool, code: CodeRevisions, *, interval: float, timeout: float):
+    def __init__(
+        self,
+        pool: Pool,
+        code: CodeRevisions,
+        *,
+        conninfo: str,
+        interval: float,
+        timeout: float,
+    ):
         self._pool = pool
+        self._conninfo = conninfo
+        self._conn: AsyncConnection[DictRow] | None = None
         self._code = code
         self._interval = interval
         self._timeout = timeout
@@ -58,17 +74,26 @@ class ReadinessMonitor:
         self._draining = True
 
     async def check_once(self) -> Verdict:
+        read = asyncio.get_running_loop().create_task(self._read_revision())
+        read.add_done_callback(_discard_outcome)
         try:
             async with asyncio.timeout(self._timeout):
-                revision = await self._read_revision()
+                revision = await asyncio.shield(read)
             verdict = evaluate(self._code, revision)
             result = Verdict(verdict.compatible, verdict.reason, time.monotonic())
         except TimeoutError:
+            # Close the socket before cancelling: cancelling a query first would make psycopg
+            # ask the server to cancel it and wait seconds for an answer a frozen server never
+            # sends. With the connection gone the read unwinds at once.
+            await self._drop_connection()
+            read.cancel()
             result = Verdict(
                 False, f"database did not answer within {self._timeout:g}s", time.monotonic()
             )
         except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which
             result = Verdict(False, f"database unavailable: {type(exc).__name__}", time.monotonic())
+        if not result.ready and not result.reason.startswith("schema"):
+            await self._drop_connection()
             self._purge_broken_connections()
         if result.ready != self._verdict.ready or result.reason != self._verdict.reason:
             log.info("readiness changed", ready=result.ready, reason=result.reason)
@@ -81,13 +106,27 @@ class ReadinessMonitor:
         if self._purge is None or self._purge.done():
             self._purge = asyncio.get_running_loop().create_task(self._pool.check())
 
+    async def _connection(self) -> AsyncConnection[DictRow]:
+        if self._conn is None or self._conn.closed:
+            self._conn = await AsyncConnection.connect(
+                self._conninfo, autocommit=True, row_factory=dict_row
+            )
+        return self._conn
+
+    async def _drop_connection(self) -> None:
+        # Closing never waits for the server (it only sends Terminate), so a frozen database
+        # cannot wedge the loop here; the next check connects afresh.
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+
     async def _read_revision(self) -> DatabaseRevision:
-        async with self._pool.connection(timeout=self._timeout) as conn:
-            try:
-                cursor = await conn.execute(CURRENT_REVISION_SQL)
-                row = await cursor.fetchone()
-            except errors.UndefinedTable:
-                return DatabaseRevision(current=None)
+        conn = await self._connection()
+        try:
+            cursor = await conn.execute(CURRENT_REVISION_SQL)
+            row = await cursor.fetchone()
+        except errors.UndefinedTable:
+            return DatabaseRevision(current=None)
         if row is None:
             return DatabaseRevision(current=None)
         return DatabaseRevision(current=row["current"], parent=row["parent"], kind=row["kind"])
@@ -105,3 +144,11 @@ class ReadinessMonitor:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self._drop_connection()
+
+
+def _discard_outcome(task: asyncio.Task[DatabaseRevision]) -> None:
+    # The outcome was already taken (or abandoned on a timeout): retrieve it so asyncio does not
+    # report a failure nobody awaited.
+    if not task.cancelled():
+        task.exception()

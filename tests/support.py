@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -111,3 +112,46 @@ def wait_until(condition: Any, *, timeout: float, what: str, interval: float = 0
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
     return time.monotonic() - started
+
+
+@dataclass
+class RawConnection:
+    """One TCP connection to a test server, for requests no HTTP client would send."""
+
+    sock: socket.socket
+
+    @classmethod
+    def open(cls, base_url: str, timeout: float = 10.0) -> RawConnection:
+        host, port = base_url.removeprefix("http://").split(":")
+        return cls(socket.create_connection((host, int(port)), timeout=timeout))
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def read_until_closed(self, timeout: float) -> tuple[bytes, bool]:
+        """Everything the server sends within `timeout`, and whether it closed the connection."""
+        self.sock.settimeout(timeout)
+        deadline = time.monotonic() + timeout
+        received = b""
+        while time.monotonic() < deadline:
+            try:
+                chunk = self.sock.recv(65536)
+            except TimeoutError:
+                return received, False
+            except ConnectionResetError:
+                return received, True
+            if not chunk:
+                return received, True
+            received += chunk
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+        return received, False
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def status_of(response: bytes) -> int | None:
+    """The status code of the first HTTP response in `response`, if there is one."""
+    if not response.startswith(b"HTTP/1."):
+        return None
+    return int(response.split(b" ", 2)[1])

@@ -12,6 +12,7 @@ import importlib.util
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -111,6 +112,28 @@ class LocalPostgres:
     def stop(self, mode: str = "fast") -> None:
         """Stop the server; `immediate` is the closest thing to a crash pg_ctl offers."""
         self._run("pg_ctl", "stop", "--wait", "-D", str(self.datadir), "-m", mode)
+
+    def processes(self) -> list[int]:
+        """The postmaster and every backend and auxiliary process it forked."""
+        postmaster = int((self.datadir / "postmaster.pid").read_text().split()[0])
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == postmaster:
+                children.append(int(stat.parent.name))
+        return [postmaster, *children]
+
+    def freeze(self) -> None:
+        """SIGSTOP the whole server: sockets stay open and nothing answers (a hung host)."""
+        for pid in self.processes():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in self.processes():
+            os.kill(pid, signal.SIGCONT)
 
     def is_running(self) -> bool:
         return (self.datadir / "postmaster.pid").exists()

@@ -16,6 +16,7 @@ from app.migrate import runner
 from app.migrate.compat import MIGRATIONS_DIR, CodeRevisions, SchemaState
 
 log = get_logger("platform.migrate")
+APPLICATION_NAME = "platform-migrate"
 
 
 class ExitCode(IntEnum):
@@ -65,9 +66,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _upgrade(settings: Settings, timeout: float, script_location: Path) -> ExitCode:
     started = time.monotonic()
-    runner.wait_for_database(settings.conninfo(), timeout)
+    runner.wait_for_database(settings.conninfo(APPLICATION_NAME), timeout)
     result = runner.upgrade(
-        settings.conninfo(), settings.migrate_lock_timeout_seconds, script_location
+        settings.conninfo(APPLICATION_NAME),
+        settings.migrate_lock_timeout_seconds,
+        script_location,
+        settings.migrate_ddl_lock_timeout_seconds,
     )
     if result.applied:
         event = "schema upgraded"
@@ -85,9 +89,16 @@ def _upgrade(settings: Settings, timeout: float, script_location: Path) -> ExitC
     return ExitCode.OK
 
 
+def _remaining(deadline: float | None) -> float | None:
+    """Seconds left before `deadline` (None: no deadline), never zero, which would mean none."""
+    return None if deadline is None else max(0.001, deadline - time.monotonic())
+
+
 def _check(settings: Settings, timeout: float, script_location: Path) -> ExitCode:
-    runner.wait_for_database(settings.conninfo(), timeout)
-    verdict = runner.check(settings.conninfo(), CodeRevisions.load(script_location))
+    deadline = time.monotonic() + timeout if timeout else None
+    conninfo = settings.conninfo(APPLICATION_NAME)
+    runner.wait_for_database(conninfo, timeout)
+    verdict = runner.check(conninfo, CodeRevisions.load(script_location), _remaining(deadline))
     log.info(
         "schema check",
         current=verdict.current,
@@ -100,13 +111,14 @@ def _check(settings: Settings, timeout: float, script_location: Path) -> ExitCod
 
 def _wait(settings: Settings, timeout: float, schema: bool, script_location: Path) -> ExitCode:
     deadline = time.monotonic() + timeout if timeout else None
-    runner.wait_for_database(settings.conninfo(), timeout)
+    conninfo = settings.conninfo(APPLICATION_NAME)
+    runner.wait_for_database(conninfo, timeout)
     if not schema:
         log.info("database ready")
         return ExitCode.OK
     code = CodeRevisions.load(script_location)
     while True:
-        verdict = runner.check(settings.conninfo(), code)
+        verdict = runner.check(conninfo, code, _remaining(deadline))
         if verdict.compatible:
             log.info("schema ready", current=verdict.current, head=verdict.head)
             return ExitCode.OK

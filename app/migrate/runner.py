@@ -86,13 +86,28 @@ def read_revision(conn: psycopg.Connection[Any]) -> DatabaseRevision:
     return DatabaseRevision(current=row[0], parent=row[1], kind=row[2])
 
 
-def check(conninfo: str, code: CodeRevisions) -> Verdict:
-    with psycopg.connect(conninfo) as conn:
-        return evaluate(code, read_revision(conn))
+def check(conninfo: str, code: CodeRevisions, timeout: float | None = None) -> Verdict:
+    """The verdict on the database's schema; a query still blocked after `timeout` gives up.
+
+    The revision tables can be locked (a migration's DDL, an operator's `LOCK TABLE`): without a
+    server-side bound the read would wait as long as the lock is held, past any deadline.
+    """
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        if timeout:
+            conn.execute(f"SET statement_timeout = {max(1, round(timeout * 1000))}")
+        try:
+            return evaluate(code, read_revision(conn))
+        except errors.QueryCanceled:
+            raise DatabaseUnreachableError(
+                f"the schema revision could not be read within {timeout:g}s"
+            ) from None
 
 
 def upgrade(
-    conninfo: str, lock_timeout: float, script_location: Path = MIGRATIONS_DIR
+    conninfo: str,
+    lock_timeout: float,
+    script_location: Path = MIGRATIONS_DIR,
+    ddl_lock_timeout: float = 1.0,
 ) -> UpgradeResult:
     """Upgrade to head under the lock, in one transaction; a fast no-op when nothing is due.
 
@@ -109,4 +124,4 @@ def upgrade(
     # Alembic and SQLAlchemy take about half a second to import: paid only when there is work.
     from app.migrate.apply import upgrade_under_lock  # noqa: PLC0415
 
-    return upgrade_under_lock(conninfo, code, lock_timeout, script_location)
+    return upgrade_under_lock(conninfo, code, lock_timeout, script_location, ddl_lock_timeout)

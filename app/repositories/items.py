@@ -1,7 +1,9 @@
 """Items, in plain parameterised SQL.
 
 Connections are in autocommit mode (app/db.py): every function here is one statement, atomic on
-its own. Anything that needs several statements to agree must open `conn.transaction()`.
+its own, so one that loses a serialization or deadlock conflict is simply run again
+(`retry_conflicts`). Anything that needs several statements to agree must open
+`conn.transaction()` and retry the whole transaction instead.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 from psycopg import errors, sql
 
 from app.db import Connection
+from app.db_errors import retry_conflicts
 from app.schemas import ItemCreate, ItemUpdate
 
 COLUMNS = sql.SQL("id, name, description, created_at, updated_at")
@@ -20,6 +23,7 @@ class DuplicateNameError(Exception):
     """An item with this name already exists."""
 
 
+@retry_conflicts
 async def create_item(conn: Connection, item: ItemCreate) -> dict[str, Any]:
     query = sql.SQL(
         "INSERT INTO items (name, description) VALUES (%s, %s) RETURNING {columns}"
@@ -33,12 +37,14 @@ async def create_item(conn: Connection, item: ItemCreate) -> dict[str, Any]:
     return row
 
 
+@retry_conflicts
 async def read_item(conn: Connection, item_id: int) -> dict[str, Any] | None:
     query = sql.SQL("SELECT {columns} FROM items WHERE id = %s").format(columns=COLUMNS)
     cursor = await conn.execute(query, (item_id,))
     return await cursor.fetchone()
 
 
+@retry_conflicts
 async def read_items(
     conn: Connection, *, offset: int, limit: int
 ) -> tuple[list[dict[str, Any]], int]:
@@ -56,6 +62,7 @@ async def read_items(
     return [], int(total["total"]) if total else 0
 
 
+@retry_conflicts
 async def update_item(conn: Connection, item_id: int, changes: ItemUpdate) -> dict[str, Any] | None:
     fields = changes.model_dump(exclude_unset=True)
     if not fields:
@@ -73,6 +80,7 @@ async def update_item(conn: Connection, item_id: int, changes: ItemUpdate) -> di
     return await cursor.fetchone()
 
 
+@retry_conflicts
 async def delete_item(conn: Connection, item_id: int) -> bool:
     cursor = await conn.execute("DELETE FROM items WHERE id = %s", (item_id,))
     return cursor.rowcount == 1

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from localpg import LocalPostgres
 
 from app.config import Settings
 from app.main import create_app
-from tests.support import wait_until
+from tests.support import migrate, wait_until
 
 
 def make_settings(url: str, **overrides: object) -> Settings:
@@ -25,3 +26,12 @@ def client(migrated_db: str) -> Iterator[TestClient]:
             lambda: test_client.get("/db-check").status_code == 200, timeout=10, what="ready"
         )
         yield test_client
+
+
+@pytest.fixture
+def own_pg() -> Iterator[LocalPostgres]:
+    """A migrated server of the test's own, for drills that stop, freeze or reconfigure it."""
+    server = LocalPostgres().init()
+    migrate(server.url, "upgrade", check=True)
+    yield server
+    server.remove()

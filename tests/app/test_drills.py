@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import httpx
 import psycopg
-import pytest
 from localpg import LocalPostgres
 
-from tests.support import json_lines, migrate, serve, wait_until
-
-
-@pytest.fixture
-def own_pg() -> Iterator[LocalPostgres]:
-    """A server of the test's own, since the drill stops and restarts it."""
-    server = LocalPostgres().init()
-    migrate(server.url, "upgrade", check=True)
-    yield server
-    server.remove()
+from tests.support import json_lines, serve, wait_until
 
 
 def _timed_get(client: httpx.Client, path: str) -> tuple[int, float]:

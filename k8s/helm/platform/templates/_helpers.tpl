@@ -157,6 +157,15 @@ value would change it on every `helm template`).
 {{- dict "existingSecret" .Values.database.auth.existingSecret "username" .Values.database.auth.username "password" .Values.database.auth.password | toJson | sha256sum }}
 {{- end }}
 
+{{/*
+A number as the API parses it: whole numbers without a decimal point or exponent. Helm reads
+numbers as float64, and `quote` would print 67108864 as "6.7108864e+07", which no integer
+setting accepts.
+*/}}
+{{- define "platform.number" -}}
+{{- if eq (float64 .) (float64 (int64 .)) }}{{ int64 . }}{{ else }}{{ float64 . }}{{ end }}
+{{- end }}
+
 {{/* Data of the ConfigMap; shared by the ConfigMap, the migration hook's ConfigMap and the checksum. */}}
 {{- define "platform.configData" -}}
 APP_ENV: {{ .Values.config.appEnv | quote }}
@@ -165,15 +174,24 @@ POSTGRES_HOST: {{ include "platform.databaseHost" . | quote }}
 POSTGRES_PORT: {{ .Values.database.port | quote }}
 POSTGRES_DB: {{ .Values.database.name | quote }}
 POSTGRES_SSLMODE: {{ .Values.database.sslMode | quote }}
-DB_POOL_MIN_SIZE: {{ .Values.config.dbPoolMinSize | quote }}
-DB_POOL_MAX_SIZE: {{ .Values.config.dbPoolMaxSize | quote }}
-DB_POOL_TIMEOUT_SECONDS: {{ .Values.config.dbPoolTimeoutSeconds | quote }}
-DB_CONNECT_TIMEOUT_SECONDS: {{ .Values.config.dbConnectTimeoutSeconds | quote }}
-DB_CHECK_TIMEOUT_SECONDS: {{ .Values.config.dbCheckTimeoutSeconds | quote }}
-DB_CHECK_INTERVAL_SECONDS: {{ .Values.config.dbCheckIntervalSeconds | quote }}
-SHUTDOWN_TIMEOUT_SECONDS: {{ .Values.config.shutdownTimeoutSeconds | quote }}
-MIGRATE_WAIT_TIMEOUT_SECONDS: {{ .Values.config.migrateWaitTimeoutSeconds | quote }}
-MIGRATE_LOCK_TIMEOUT_SECONDS: {{ .Values.config.migrateLockTimeoutSeconds | quote }}
+DB_POOL_MIN_SIZE: {{ include "platform.number" .Values.config.dbPoolMinSize | quote }}
+DB_POOL_MAX_SIZE: {{ include "platform.number" .Values.config.dbPoolMaxSize | quote }}
+DB_POOL_TIMEOUT_SECONDS: {{ include "platform.number" .Values.config.dbPoolTimeoutSeconds | quote }}
+DB_CONNECT_TIMEOUT_SECONDS: {{ include "platform.number" .Values.config.dbConnectTimeoutSeconds | quote }}
+DB_CHECK_TIMEOUT_SECONDS: {{ include "platform.number" .Values.config.dbCheckTimeoutSeconds | quote }}
+DB_CHECK_INTERVAL_SECONDS: {{ include "platform.number" .Values.config.dbCheckIntervalSeconds | quote }}
+DB_STATEMENT_TIMEOUT_SECONDS: {{ include "platform.number" .Values.config.dbStatementTimeoutSeconds | quote }}
+DB_LOCK_TIMEOUT_SECONDS: {{ include "platform.number" .Values.config.dbLockTimeoutSeconds | quote }}
+HTTP_MAX_BODY_BYTES: {{ include "platform.number" .Values.config.httpMaxBodyBytes | quote }}
+HTTP_MAX_HEADER_BYTES: {{ include "platform.number" .Values.config.httpMaxHeaderBytes | quote }}
+HTTP_HEADER_TIMEOUT_SECONDS: {{ include "platform.number" .Values.config.httpHeaderTimeoutSeconds | quote }}
+HTTP_BODY_TIMEOUT_SECONDS: {{ include "platform.number" .Values.config.httpBodyTimeoutSeconds | quote }}
+HTTP_KEEPALIVE_TIMEOUT_SECONDS: {{ include "platform.number" .Values.config.httpKeepaliveTimeoutSeconds | quote }}
+REQUEST_TIMEOUT_SECONDS: {{ include "platform.number" .Values.config.requestTimeoutSeconds | quote }}
+SHUTDOWN_TIMEOUT_SECONDS: {{ include "platform.number" .Values.config.shutdownTimeoutSeconds | quote }}
+MIGRATE_WAIT_TIMEOUT_SECONDS: {{ include "platform.number" .Values.config.migrateWaitTimeoutSeconds | quote }}
+MIGRATE_LOCK_TIMEOUT_SECONDS: {{ include "platform.number" .Values.config.migrateLockTimeoutSeconds | quote }}
+MIGRATE_DDL_LOCK_TIMEOUT_SECONDS: {{ include "platform.number" .Values.config.migrateDdlLockTimeoutSeconds | quote }}
 {{- end }}
 
 {{/*
@@ -212,11 +230,38 @@ Guards on values the schema cannot express.
 */}}
 {{- define "platform.validate" -}}
 {{- include "platform.validateExtraEnv" . }}
-{{- if le (int .Values.api.terminationGracePeriodSeconds) (add .Values.api.preStopSleepSeconds .Values.config.shutdownTimeoutSeconds | int) }}
+{{- if le (float64 .Values.api.terminationGracePeriodSeconds) (addf .Values.api.preStopSleepSeconds .Values.config.shutdownTimeoutSeconds) }}
 {{- fail "api.terminationGracePeriodSeconds must exceed api.preStopSleepSeconds + config.shutdownTimeoutSeconds, or pods are killed mid-drain" }}
 {{- end }}
 {{- if and .Values.autoscaling.enabled (lt (int .Values.autoscaling.maxReplicas) (int .Values.autoscaling.minReplicas)) }}
 {{- fail "autoscaling.maxReplicas must be >= autoscaling.minReplicas" }}
+{{- end }}
+{{- include "platform.validateConfig" . }}
+{{- end }}
+
+{{/*
+The cross-field rules the API enforces at start-up (app/config.py ORDERED_BOUNDS and the
+placeholder-password rule): refused here, or the install "succeeds" and every pod crash-loops.
+tests/chart/test_settings_bounds.py derives its cases from the settings class.
+*/}}
+{{- define "platform.validateConfig" -}}
+{{- $c := .Values.config }}
+{{- $rules := list
+  (list "dbPoolMinSize" "dbPoolMaxSize" false)
+  (list "dbLockTimeoutSeconds" "dbStatementTimeoutSeconds" false)
+  (list "dbPoolTimeoutSeconds" "requestTimeoutSeconds" true)
+  (list "dbStatementTimeoutSeconds" "requestTimeoutSeconds" true)
+  (list "migrateDdlLockTimeoutSeconds" "migrateLockTimeoutSeconds" false) }}
+{{- range $rules }}
+{{- $low := index $c (index . 0) | float64 }}
+{{- $high := index $c (index . 1) | float64 }}
+{{- if or (gt $low $high) (and (index . 2) (eq $low $high)) }}
+{{- fail (printf "config.%s must %s config.%s" (index . 0) (ternary "be below" "not exceed" (index . 2)) (index . 1)) }}
+{{- end }}
+{{- end }}
+{{- $placeholders := list "changeme" "change-me" "password" "postgres" "secret" }}
+{{- if and (ne $c.appEnv "development") (has (lower .Values.database.auth.password) $placeholders) }}
+{{- fail (printf "database.auth.password is a placeholder, which the API refuses when config.appEnv is %s: set a real one, or leave it empty to generate one" $c.appEnv) }}
 {{- end }}
 {{- end }}
 
