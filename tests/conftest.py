@@ -20,19 +20,33 @@ def pg() -> Iterator[LocalPostgres]:
     server.remove()
 
 
-@pytest.fixture
-def fresh_db(pg: LocalPostgres) -> Iterator[str]:
-    """An empty database of its own for one test; dropped afterwards."""
+def _database(pg: LocalPostgres, template: str | None = None) -> Iterator[str]:
     name = f"t_{uuid.uuid4().hex[:12]}"
+    clause = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(pg.url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{clause}')
     yield pg.url.rsplit("/", 1)[0] + f"/{name}"
     with psycopg.connect(pg.url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
-def migrated_db(fresh_db: str) -> str:
-    """A fresh database upgraded to head by the real CLI."""
-    migrate(fresh_db, "upgrade", check=True)
-    return fresh_db
+def fresh_db(pg: LocalPostgres) -> Iterator[str]:
+    """An empty database of its own for one test; dropped afterwards."""
+    yield from _database(pg)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(pg: LocalPostgres) -> str:
+    """A database upgraded to head by the real CLI, once; tests get copies of it."""
+    name = "t_migrated_template"
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    migrate(pg.url.rsplit("/", 1)[0] + f"/{name}", "upgrade", check=True)
+    return name
+
+
+@pytest.fixture
+def migrated_db(pg: LocalPostgres, migrated_template: str) -> Iterator[str]:
+    """A database at head of its own: a copy of the migrated template (no CLI run per test)."""
+    yield from _database(pg, template=migrated_template)

@@ -67,7 +67,13 @@ def test_database_outage_and_recovery_without_restart(own_pg: LocalPostgres) -> 
 def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_0(
     own_pg: LocalPostgres,
 ) -> None:
-    with serve(own_pg.url) as server:
+    # Timeouts far above the drill's length: it is about the drain, not the request bounds.
+    patient = {
+        "DB_LOCK_TIMEOUT_SECONDS": "60",
+        "DB_STATEMENT_TIMEOUT_SECONDS": "60",
+        "REQUEST_TIMEOUT_SECONDS": "120",
+    }
+    with serve(own_pg.url, **patient) as server:
         # Make a request slow for real: hold a lock the list query has to wait for.
         blocker = psycopg.connect(own_pg.url)
         blocker.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
