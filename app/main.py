@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 from psycopg import OperationalError
 from psycopg_pool import PoolTimeout
@@ -52,7 +53,8 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title=SERVICE_NAME, version=VERSION, lifespan=lifespan)
+    # /docs and /redoc load their assets from the installed package, not a CDN (ADR 0011).
+    app = FastAPIOffline(title=SERVICE_NAME, version=VERSION, lifespan=lifespan)
     pool = create_pool(settings)
     registry = CollectorRegistry()
     registry.register(PoolCollector(pool))
