@@ -8,11 +8,16 @@ from typing import Annotated
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
+
+from app.pagination import MAX_LENGTH as MAX_CURSOR_LENGTH
+from app.pagination import decode_cursor
 
 
 def _storable(value: str) -> str:
@@ -34,6 +39,17 @@ ItemName = Annotated[
 ]
 ItemDescription = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_storable)]
 MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 50
+# PostgreSQL reads and discards every row an OFFSET skips: the bound caps what one page can cost.
+MAX_OFFSET = 10_000
+
+# Arrives as the opaque string a previous page returned; validated into the id the page starts
+# after, so a malformed or forged cursor is a 422 before any SQL runs.
+PageCursor = Annotated[
+    int,
+    BeforeValidator(decode_cursor),
+    WithJsonSchema({"type": "string", "maxLength": MAX_CURSOR_LENGTH}),
+]
 
 
 class StrictModel(BaseModel):
@@ -71,9 +87,38 @@ class ItemPublic(ItemBase):
     updated_at: datetime
 
 
+class ItemsQuery(BaseModel):
+    """Query parameters of the item list: a page by cursor or, for older clients, by offset."""
+
+    limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Items per page.")
+    cursor: PageCursor | None = Field(
+        None, description="`next_cursor` of the previous page, unchanged; omit for the first page."
+    )
+    offset: int = Field(
+        0,
+        ge=0,
+        le=MAX_OFFSET,
+        description="Items to skip, for clients written before cursors; not with `cursor`.",
+    )
+    count: bool = Field(
+        False, description="Also return the total number of items (a scan of the whole table)."
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_page(self) -> ItemsQuery:
+        if self.cursor is not None and "offset" in self.model_fields_set:
+            raise ValueError("offset cannot be combined with cursor: follow next_cursor alone")
+        return self
+
+
 class ItemsPublic(BaseModel):
     data: list[ItemPublic]
-    count: int = Field(description="Total number of items, for pagination.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
+    )
+    count: int | None = Field(
+        None, description="Total number of items; only with `count=true`, null otherwise."
+    )
 
 
 class ServiceInfo(BaseModel):

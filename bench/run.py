@@ -2,6 +2,8 @@
 
 wrk drives each target for DURATION seconds at 32 connections, one uvicorn process each, with the
 same loop/parser settings. Ratios against the ceilings are what to trust: the machine is shared.
+The list's first page is measured twice, at 1 k and at 1 M rows (seeded in SQL, once per run):
+its cost must not grow with the table.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 from localpg import LocalPostgres, free_port
 from psycopg_pool import AsyncConnectionPool
 
@@ -25,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = Path(sys.executable).parent
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = 32
+# The list endpoint's first page is measured at both sizes: its cost must not grow with the table.
+SMALL_TABLE, LARGE_TABLE = 1_000, 1_000_000
 UVICORN = ("--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning")
 
 
@@ -49,10 +54,16 @@ def wrk(name: str, url: str) -> Result:
         check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    percentiles = re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", out, re.MULTILINE)
+    # wrk pads values in seconds with a trailing space.
+    percentiles = re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
     lat = {pct: _ms(value, unit) for pct, value, unit in percentiles}
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return Result(name, rps, lat["50"], lat["99"], int(errors.group(1)) if errors else 0)
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    # A request wrk gave up on (timeout, reset) is as much a failure as a 5xx answer.
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(failed.group(1)) if failed else 0) + (
+        sum(int(n) for n in socket.groups()) if socket else 0
+    )
+    return Result(name, rps, lat["50"], lat["99"], errors)
 
 
 def start(
@@ -119,6 +130,45 @@ async def pool_floor(url: str) -> Result:
     )
 
 
+def seed(url: str, rows: int) -> float:
+    """Top the items table up to `rows` in one statement; VACUUM ANALYZE as autovacuum would."""
+    started = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO items (name) SELECT 'bench-' || n"
+            " FROM generate_series((SELECT count(*) FROM items) + 1, %s) AS n",
+            (rows,),
+        )
+        conn.execute("VACUUM ANALYZE items")
+    return time.perf_counter() - started
+
+
+def an_item_id(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT id FROM items ORDER BY id OFFSET 7 LIMIT 1").fetchone()
+    if row is None:
+        raise RuntimeError("the items table was not seeded")
+    return int(row[0])
+
+
+def first_page_at_scale(url: str, first_page: str) -> tuple[Result, float]:
+    """Grow the table to LARGE_TABLE rows, then measure the same first page again."""
+    seconds = seed(url, LARGE_TABLE)
+    wrk("warm-up", first_page)
+    return wrk("platform-api GET /api/v1/items 50 @1M rows", first_page), seconds
+
+
+def print_growth(small: Result, large: Result, seeding: float) -> None:
+    growth = large.rps / small.rps
+    # wrk reports 0 latency when no request finished inside its timeout.
+    p50 = f"{large.p50_ms / small.p50_ms:.2f}x" if large.p50_ms and small.p50_ms else "n/a"
+    print(
+        f"first page at {LARGE_TABLE:,} vs {SMALL_TABLE:,} rows: req/s {growth:.2f}x, "
+        f"p50 {p50} (target: req/s >= 0.9x) {'ok' if growth >= 0.9 else 'MISS'}; "
+        f"seeded in {seeding:.1f} s"
+    )
+
+
 def migrate_noop_seconds(env: dict[str, str]) -> float:
     runs = []
     for _ in range(5):
@@ -143,24 +193,22 @@ def main() -> int:
         bare = baseline("bare", env, "bare FastAPI hello (ceiling)")
         pooled = baseline("pooled", env, "pooled SELECT 1 endpoint (DB ceiling)")
         floor = asyncio.run(pool_floor(pg.url))
+        seed(pg.url, SMALL_TABLE)
+        item_id = an_item_id(pg.url)
 
         port = free_port()
         api = start([str(SCRIPTS / "platform-api")], {**env, "PORT": str(port)}, port, "/db-check")
         try:
             base = f"http://127.0.0.1:{port}"
-            items = [
-                httpx.post(f"{base}/api/v1/items", json={"name": f"bench-{n}"}).json()
-                for n in range(60)
-            ]
+            first_page = f"{base}/api/v1/items?limit=50"
             idle = rss_mb(api.pid)
             wrk("warm-up", f"{base}/health")
             health = wrk("platform-api /health", f"{base}/health")
             ready = wrk("platform-api /db-check", f"{base}/db-check")
-            item = wrk(
-                "platform-api GET /api/v1/items/{id}", f"{base}/api/v1/items/{items[7]['id']}"
-            )
-            page = wrk("platform-api GET /api/v1/items (50)", f"{base}/api/v1/items?limit=50")
+            item = wrk("platform-api GET /api/v1/items/{id}", f"{base}/api/v1/items/{item_id}")
+            page = wrk("platform-api GET /api/v1/items 50 @1k rows", first_page)
             loaded = rss_mb(api.pid)
+            large_page, seeding = first_page_at_scale(pg.url, first_page)
         finally:
             stop(api)
         noop = migrate_noop_seconds(env)
@@ -175,6 +223,7 @@ def main() -> int:
         (ready, bare, 0.8),
         (item, pooled, 0.9),
         (page, pooled, None),
+        (large_page, pooled, None),
     ]
     print(f"\nwrk {DURATION}s, {CONNECTIONS} connections, one uvicorn process per target\n")
     header = f"| {'target':42} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | {'non-2xx':>7} |"
@@ -191,10 +240,11 @@ def main() -> int:
             f"| {result.name:42} | {result.rps:8.0f} | {result.p50_ms:7.2f} | "
             f"{result.p99_ms:7.2f} | {result.errors:7d} | {ratio} |"
         )
-    print()
+    print("(non-2xx includes requests wrk gave up on: timeouts after 2 s, socket errors)\n")
     for result in (health, ready):
         verdict = "ok" if result.p99_ms < 15 else "MISS"
         print(f"{result.name} p99 {result.p99_ms:.2f} ms (target < 15 ms) {verdict}")
+    print_growth(page, large_page, seeding)
     print(
         f"platform-api RSS: idle {idle:.1f} MB, after load {loaded:.1f} MB (target <= 80 MB) "
         f"{'ok' if loaded <= 80 else 'MISS'}"

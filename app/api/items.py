@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from app.deps import ConnectionDep
+from app.pagination import encode_cursor
 from app.repositories import items as repo
-from app.schemas import MAX_PAGE_SIZE, ItemCreate, ItemPublic, ItemsPublic, ItemUpdate
+from app.schemas import ItemCreate, ItemPublic, ItemsPublic, ItemsQuery, ItemUpdate
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
 
@@ -28,14 +29,14 @@ def _conflict() -> HTTPException:
 
 
 @router.get("", response_model=ItemsPublic)
-async def read_items(
-    conn: ConnectionDep,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
-) -> dict[str, Any]:
-    """List items by id, one page at a time."""
-    rows, total = await repo.read_items(conn, offset=offset, limit=limit)
-    return {"data": rows, "count": total}
+async def read_items(conn: ConnectionDep, page: Annotated[ItemsQuery, Query()]) -> dict[str, Any]:
+    """List items by id, one page at a time: pass `next_cursor` back as `cursor` for the next."""
+    rows, more = await repo.read_items(
+        conn, after=page.cursor or 0, offset=page.offset, limit=page.limit
+    )
+    total = await repo.count_items(conn) if page.count else None
+    next_cursor = encode_cursor(rows[-1]["id"]) if more else None
+    return {"data": rows, "next_cursor": next_cursor, "count": total}
 
 
 @router.post("", response_model=ItemPublic, status_code=201, responses=CONFLICT)

@@ -46,20 +46,27 @@ async def read_item(conn: Connection, item_id: int) -> dict[str, Any] | None:
 
 @retry_conflicts
 async def read_items(
-    conn: Connection, *, offset: int, limit: int
-) -> tuple[list[dict[str, Any]], int]:
-    """One page in a stable order (by id), plus the total for pagination."""
+    conn: Connection, *, limit: int, after: int = 0, offset: int = 0
+) -> tuple[list[dict[str, Any]], bool]:
+    """Up to `limit` items by id, above id `after`, skipping `offset`; and whether more follow.
+
+    The primary key's index serves both the range and the order, so PostgreSQL reads
+    `offset + limit + 1` entries however large the table; the one extra row tells whether another
+    page exists without counting anything.
+    """
     query = sql.SQL(
-        "SELECT {columns}, count(*) OVER () AS total FROM items ORDER BY id LIMIT %s OFFSET %s"
+        "SELECT {columns} FROM items WHERE id > %s ORDER BY id LIMIT %s OFFSET %s"
     ).format(columns=COLUMNS)
-    cursor = await conn.execute(query, (limit, offset))
+    cursor = await conn.execute(query, (after, limit + 1, offset))
     rows = await cursor.fetchall()
-    if rows:
-        return rows, int(rows[0]["total"])
-    # An offset past the end returns no rows, hence no window total: count separately.
+    return rows[:limit], len(rows) > limit
+
+
+async def count_items(conn: Connection) -> int:
+    """Every item: a scan of the whole table, so its cost grows with it (clients opt in)."""
     cursor = await conn.execute("SELECT count(*) AS total FROM items")
-    total = await cursor.fetchone()
-    return [], int(total["total"]) if total else 0
+    row = await cursor.fetchone()
+    return int(row["total"]) if row else 0
 
 
 @retry_conflicts

@@ -31,6 +31,9 @@ def _refused(base_url: str) -> bool:
         httpx.get(f"{base_url}/health", timeout=2)
     except httpx.ConnectError:
         return True
+    except (httpx.ReadError, httpx.RemoteProtocolError):
+        # Connected, then reset while the server was closing: the listener was still open.
+        return False
     return False
 
 
