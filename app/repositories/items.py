@@ -62,6 +62,7 @@ async def read_items(
     return rows[:limit], len(rows) > limit
 
 
+@retry_conflicts
 async def count_items(conn: Connection) -> int:
     """Every item: a scan of the whole table, so its cost grows with it (clients opt in)."""
     cursor = await conn.execute("SELECT count(*) AS total FROM items")
