@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 
 from app.config import Settings
 from app.db import Connection, Pool
-from app.guard import abort_of
+from app.guard import running_of
 from app.readiness import ReadinessMonitor
 
 
@@ -33,9 +33,9 @@ async def get_connection(request: Request) -> AsyncIterator[Connection]:
     it. While it is held, a client that disconnects aborts the request, which cancels its query.
     """
     pool = cast(Pool, request.app.state.pool)
-    abort = abort_of(request.scope)
+    running = running_of(request.scope)
     async with pool.connection() as conn:
-        watcher = abort.watch_disconnect(request.receive) if abort else None
+        watcher = running.watch_disconnect(request.receive) if running else None
         try:
             yield conn
         finally:

@@ -1,15 +1,15 @@
 """Every request is bounded: body size, body read time, total time, and its client staying.
 
-A pure ASGI middleware (inside the access log, so refusals are logged and counted like any other
-answer). The body size itself is bounded by FastAPI's `max_body_size` (HTTP_MAX_BODY_BYTES: a
-declared Content-Length over it is refused before the body is read, a chunked body the moment it
-crosses it); this middleware adds the rest:
-- a 413 or 408 closes the connection (Connection: close), so a client cannot keep streaming an
-  unwanted body into it;
+A pure ASGI middleware, inside the access log so refusals are logged and counted like any other
+answer:
+- a body declared larger than HTTP_MAX_BODY_BYTES is refused with 413 before a byte of it is read;
+  a chunked body is cut off with 413 the moment it crosses the limit;
 - a body that has not fully arrived HTTP_BODY_TIMEOUT_SECONDS after the headers gets 408;
+- 413 and 408 close the connection (`Connection: close`), so a client cannot keep streaming an
+  unwanted body into it;
 - a request still running after REQUEST_TIMEOUT_SECONDS is aborted with 503 + Retry-After;
 - a request whose client disconnects while it holds a database connection is aborted (its query
-  is cancelled in PostgreSQL), see `watch_disconnect`;
+  is cancelled in PostgreSQL), see `Running.watch_disconnect`;
 - at the end of a graceful shutdown's drain, whatever still runs is aborted with 503.
 
 Aborting cancels the request's task: psycopg then asks PostgreSQL to cancel the running query.
@@ -17,14 +17,19 @@ A server that does not answer that request (frozen, or a network partition) woul
 waiting for seconds, so an abort that has not finished within ABORT_GRACE_SECONDS cancels again,
 which makes psycopg drop the connection instead. Each aborted request is logged once
 (`request aborted`, with its reason) and counted in `http_requests_aborted_total`.
+
+The per-request work is kept to a registry entry and a header scan (ADR 0008 measures it):
+deadlines are enforced by one sweeper task for all requests, not a timer each, and only requests
+that carry a body get their `receive` wrapped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,32 +39,40 @@ from app.metrics import HttpMetrics
 
 log = get_logger("platform.guard")
 ABORT_GRACE_SECONDS = 1.0
-SCOPE_KEY = "platform.abort"
+# How often the sweeper looks for requests past their deadline: the deadline's precision.
+SWEEP_SECONDS = 0.25
+SCOPE_KEY = "platform.request"
 # An aborted request's status in the access log and metrics when nothing could be sent: nginx's
 # "client closed request", the de facto convention.
 CLIENT_CLOSED_REQUEST = 499
 CLOSE = {"Connection": "close"}
-# Answers after which the rest of the request's body, if any, is unwanted: close the connection
-# rather than read and discard whatever the client keeps sending.
-CLOSING_STATUSES = frozenset({408, 413})
+ABORT_ANSWERS = {
+    "deadline": (503, "request timed out", {"Retry-After": "1"}),
+    "shutdown": (503, "server shutting down", {"Retry-After": "1", **CLOSE}),
+}
 
 
 @dataclass(frozen=True)
 class Limits:
+    max_body_bytes: int
     body_timeout: float
     request_timeout: float
 
 
-@dataclass(eq=False)
-class Abort:
-    """Cancels one request's task for a reason: once, then once more if that is not enough."""
+class Running:
+    """One request in flight: its task, its deadline, and why it was aborted, if it was."""
 
-    task: asyncio.Task[object]
-    reason: str | None = None
-    _cancels: int = field(default=0, init=False)
-    _again: asyncio.TimerHandle | None = field(default=None, init=False)
+    __slots__ = ("_again", "_cancels", "deadline", "reason", "task")
 
-    def fire(self, reason: str) -> None:
+    def __init__(self, task: asyncio.Task[object], deadline: float) -> None:
+        self.task = task
+        self.deadline = deadline
+        self.reason: str | None = None
+        self._cancels = 0
+        self._again: asyncio.TimerHandle | None = None
+
+    def abort(self, reason: str) -> None:
+        """Cancel the task, and once more after ABORT_GRACE_SECONDS if it is still running."""
         if self.reason is not None:
             return
         self.reason = reason
@@ -89,35 +102,63 @@ class Abort:
         async def watch() -> None:
             while (await receive())["type"] != "http.disconnect":
                 pass
-            self.fire("client disconnected")
+            self.abort("client disconnected")
 
         return asyncio.get_running_loop().create_task(watch())
 
 
 class InFlight:
-    """The requests running now, so a shutdown can abort those its drain did not see finish."""
+    """The requests running now; its sweeper aborts those past their deadline."""
 
     def __init__(self) -> None:
-        self._aborts: set[Abort] = set()
+        self._running: set[Running] = set()
+        self._sweeper: asyncio.Task[None] | None = None
 
     def __len__(self) -> int:
-        return len(self._aborts)
+        return len(self._running)
 
-    def add(self, abort: Abort) -> None:
-        self._aborts.add(abort)
+    def add(self, running: Running) -> None:
+        self._running.add(running)
 
-    def discard(self, abort: Abort) -> None:
-        self._aborts.discard(abort)
+    def discard(self, running: Running) -> None:
+        self._running.discard(running)
 
     def abort_all(self, reason: str) -> int:
-        for abort in list(self._aborts):
-            abort.fire(reason)
-        return len(self._aborts)
+        for running in list(self._running):
+            running.abort(reason)
+        return len(self._running)
+
+    async def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            now = loop.time()
+            for running in [r for r in self._running if r.deadline <= now]:
+                running.abort("deadline")
+
+    def start(self) -> None:
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="deadlines")
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
 
 
-def abort_of(scope: Scope) -> Abort | None:
-    abort = scope.get(SCOPE_KEY)
-    return abort if isinstance(abort, Abort) else None
+def running_of(scope: Scope) -> Running | None:
+    running = scope.get(SCOPE_KEY)
+    return running if isinstance(running, Running) else None
+
+
+def _body_length(scope: Scope) -> int | None:
+    """The declared body length; -1 for a chunked body; None for no body at all."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else -1
+        if name == b"transfer-encoding":
+            return -1
+    return None
 
 
 async def _answer(send: Send, status: int, detail: str, headers: dict[str, str]) -> None:
@@ -126,12 +167,6 @@ async def _answer(send: Send, status: int, detail: str, headers: dict[str, str])
     raw += [(key.lower().encode(), value.encode()) for key, value in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
-
-
-ABORT_ANSWERS = {
-    "deadline": (503, "request timed out", {"Retry-After": "1"}),
-    "shutdown": (503, "server shutting down", {"Retry-After": "1", **CLOSE}),
-}
 
 
 class RequestGuard:
@@ -147,57 +182,62 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        loop = asyncio.get_running_loop()
+        length = _body_length(scope)
+        if length is not None and length > self.limits.max_body_bytes:
+            # Refused unread; Connection: close, or the body would be read (and dropped) anyway.
+            await _answer(send, 413, "request body too large", CLOSE)
+            return
+        if length is not None and length != 0:
+            receive = self._bounded_receive(receive)
         task = asyncio.current_task()
         assert task is not None  # noqa: S101 - ASGI apps always run in a task
-        abort = Abort(task)
-        scope[SCOPE_KEY] = abort
-        self.inflight.add(abort)
-        deadline = loop.call_later(self.limits.request_timeout, abort.fire, "deadline")
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                if message["status"] in CLOSING_STATUSES:
-                    message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
-            await send(message)
-
+        running = Running(task, asyncio.get_running_loop().time() + self.limits.request_timeout)
+        scope[SCOPE_KEY] = running
+        self.inflight.add(running)
         try:
-            await self.app(scope, self._bounded_receive(receive), tracking_send)
+            await self.app(scope, receive, send)
         except asyncio.CancelledError:
-            if abort.reason is None:
+            if running.reason is None:
                 raise
-            abort.settle()
-            await self._aborted(abort.reason, send, answered=started)
+            running.settle()
+            await self._aborted(running.reason, send)
         finally:
-            deadline.cancel()
-            self.inflight.discard(abort)
+            self.inflight.discard(running)
 
     def _bounded_receive(self, receive: Receive) -> Callable[[], Awaitable[Message]]:
-        """`receive`, with the body's arrival time bounded until it is complete."""
+        """`receive`, with the body's size and arrival time bounded until it is complete."""
+        limits = self.limits
+        received = 0
         complete = False
-        body_deadline = asyncio.get_running_loop().time() + self.limits.body_timeout
+        body_deadline = asyncio.get_running_loop().time() + limits.body_timeout
 
         async def bounded() -> Message:
-            nonlocal complete
+            nonlocal received, complete
             if complete:
                 return await receive()
+            # FastAPI turns an HTTPException raised while it reads the body into its response.
             try:
                 async with asyncio.timeout_at(body_deadline):
                     message = await receive()
             except TimeoutError:
-                # FastAPI turns an HTTPException raised while it reads the body into its response.
-                raise HTTPException(408, "request body not received in time") from None
-            complete = message["type"] != "http.request" or not message.get("more_body", False)
+                raise HTTPException(408, "request body not received in time", CLOSE) from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
+                if received > limits.max_body_bytes:
+                    raise HTTPException(413, "request body too large", CLOSE)
+            else:
+                complete = True
             return message
 
         return bounded
 
-    async def _aborted(self, reason: str, send: Send, *, answered: bool) -> None:
+    async def _aborted(self, reason: str, send: Send) -> None:
         self.metrics.aborted(reason)
         log.warning("request aborted", reason=reason)
-        if reason in ABORT_ANSWERS and not answered:
+        if reason in ABORT_ANSWERS:
             status, detail, headers = ABORT_ANSWERS[reason]
-            await _answer(send, status, detail, headers)
+            # A response already under way cannot be replaced: the server refuses a second start
+            # and closes the connection, which is all that is left to do.
+            with contextlib.suppress(RuntimeError):
+                await _answer(send, status, detail, headers)

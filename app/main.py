@@ -6,15 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 
 from app import handlers
-from app.api import ROUTERS
-from app.api.meta import SERVICE_NAME, VERSION
+from app.api import ROUTERS, docs
 from app.config import Settings, get_settings
 from app.db import create_pool
 from app.guard import InFlight, Limits, RequestGuard
+from app.identity import SERVICE_NAME, VERSION
 from app.logs import get_logger
 from app.metrics import HttpMetrics, PoolCollector
 from app.middleware import AccessMiddleware
@@ -26,17 +25,20 @@ log = get_logger("platform.app")
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Open the pool without waiting for the database, start the readiness loop; undo on exit."""
+    """Open the pool without waiting for the database, start the background loops; undo on exit."""
     settings: Settings = app.state.settings
     pool = app.state.pool
     await pool.open(wait=False)
     readiness: ReadinessMonitor = app.state.readiness
     readiness.start()
+    inflight: InFlight = app.state.inflight
+    inflight.start()
     log.info("started", version=VERSION, environment=settings.app_env.value)
     try:
         yield
     finally:
         readiness.drain()
+        await inflight.stop()
         await readiness.stop()
         await pool.close()
         log.info("stopped")
@@ -44,12 +46,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    # /docs and /redoc load their assets from the installed package, not a CDN (ADR 0011).
-    app = FastAPIOffline(
-        title=SERVICE_NAME,
-        version=VERSION,
-        lifespan=lifespan,
-        max_body_size=settings.http_max_body_bytes,
+    # /docs and /redoc are the app's own (app/api/docs.py): no CDN, so they work air-gapped.
+    app = FastAPI(
+        title=SERVICE_NAME, version=VERSION, lifespan=lifespan, docs_url=None, redoc_url=None
     )
     pool = create_pool(settings)
     registry = CollectorRegistry()
@@ -67,9 +66,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.inflight = InFlight()
     for router in ROUTERS:
         app.include_router(router)
+    docs.mount_assets(app)
     handlers.register(app)
     metrics = HttpMetrics(registry)
     limits = Limits(
+        max_body_bytes=settings.http_max_body_bytes,
         body_timeout=settings.http_body_timeout_seconds,
         request_timeout=settings.request_timeout_seconds,
     )

@@ -14,7 +14,7 @@ import structlog
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.guard import CLIENT_CLOSED_REQUEST, abort_of
+from app.guard import CLIENT_CLOSED_REQUEST, running_of
 from app.logs import get_logger
 from app.metrics import HttpMetrics
 
@@ -65,8 +65,8 @@ class AccessMiddleware:
             await self.app(scope, receive, send_with_request_id)
         finally:
             duration = time.perf_counter() - started
-            abort = abort_of(scope)
-            if abort is not None and abort.reason == "client disconnected":
+            running = running_of(scope)
+            if running is not None and running.reason == "client disconnected":
                 status = CLIENT_CLOSED_REQUEST
             route = _route_template(scope)
             self.metrics.observe(scope["method"], route, status, duration)

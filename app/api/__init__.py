@@ -1,5 +1,7 @@
 """HTTP routers. `ROUTERS` is the one place that lists them."""
 
-from app.api import items, meta, metrics, probes
+from app.api import docs, items, meta, metrics, probes
 
-ROUTERS = (meta.router, probes.router, metrics.router, items.router)
+# In matching order: the probes, called every few seconds by every kubelet, come first; the
+# docs pages, the rarest, last.
+ROUTERS = (probes.router, meta.router, metrics.router, items.router, docs.router)

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from importlib.metadata import version
-
 from fastapi import APIRouter
 
 from app.deps import SettingsDep
+from app.identity import SERVICE_NAME, VERSION
 from app.schemas import ServiceInfo
-
-SERVICE_NAME = "platform-api"
-VERSION = version(SERVICE_NAME)
 
 router = APIRouter(tags=["meta"])
 
