@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Self
 
 from psycopg.conninfo import make_conninfo
@@ -65,6 +66,10 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: Seconds = 20.0
     migrate_wait_timeout_seconds: Annotated[float, Field(ge=0, le=86400)] = 60.0
     migrate_lock_timeout_seconds: Seconds = 60.0
+
+    # Bearer tokens (app/auth.py): a directory of token files; reads open unless API_AUTH_READS.
+    api_tokens_dir: Path | None = None
+    api_auth_reads: bool = False
 
     @model_validator(mode="after")
     def _database_is_configured(self) -> Self:

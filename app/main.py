@@ -13,6 +13,7 @@ from psycopg_pool import PoolTimeout
 
 from app.api import ROUTERS
 from app.api.meta import SERVICE_NAME, VERSION
+from app.auth import load_tokens
 from app.config import Settings, get_settings
 from app.db import create_pool
 from app.logs import get_logger
@@ -57,6 +58,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     registry = CollectorRegistry()
     registry.register(PoolCollector(pool))
     app.state.settings = settings
+    app.state.tokens = load_tokens(settings)
+    if app.state.tokens is None:
+        log.warning("write authentication is off: API_TOKENS_DIR is not set")
     app.state.pool = pool
     app.state.registry = registry
     app.state.readiness = ReadinessMonitor(
