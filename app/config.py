@@ -20,6 +20,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PLACEHOLDER_PASSWORDS = frozenset({"changeme", "change-me", "password", "postgres", "secret"})
 
 Seconds = Annotated[float, Field(gt=0, le=3600)]
+# PostgreSQL role names the migration CLI creates: plain lower-case identifiers, comma-separated.
+ROLE_NAME = r"^[a-z_][a-z0-9_]{0,62}$"
+ROLE_NAMES = r"^([a-z_][a-z0-9_]{0,62}(,[a-z_][a-z0-9_]{0,62})*)?$"
 
 
 class Environment(StrEnum):
@@ -71,6 +74,12 @@ class Settings(BaseSettings):
     api_tokens_dir: Path | None = None
     api_auth_reads: bool = False
 
+    # The API's own login, made or checked by `platform-migrate upgrade` (app/migrate/roles.py).
+    app_postgres_user: str | None = Field(default=None, pattern=ROLE_NAME)
+    app_postgres_password: SecretStr | None = None
+    app_postgres_group: str = Field(default="platform_app", pattern=ROLE_NAME)
+    app_postgres_retired_users: str = Field(default="", pattern=ROLE_NAMES)
+
     @model_validator(mode="after")
     def _database_is_configured(self) -> Self:
         if self.database_url is not None:
@@ -95,6 +104,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 "POSTGRES_PASSWORD is a placeholder; set a real one outside development"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _app_login_has_a_password(self) -> Self:
+        if self.app_postgres_user and not self.app_postgres_password:
+            raise ValueError("APP_POSTGRES_PASSWORD is required when APP_POSTGRES_USER is set")
         return self
 
     @model_validator(mode="after")
