@@ -64,6 +64,10 @@ class LocalPostgres:
     database: str = "platform"
     # None: every connection is trusted. Set: TCP logins need a password (scram-sha-256).
     password: str | None = None
+    # Extra `-c name=value` settings of the server (e.g. TLS certificates).
+    settings: dict[str, str] = field(default_factory=dict)
+    # The wheel's build has no TLS; a distribution's (Debian's postgresql-15) does.
+    bin: Path = BIN
 
     @property
     def datadir(self) -> Path:
@@ -75,7 +79,7 @@ class LocalPostgres:
         return f"postgresql://{login}@127.0.0.1:{self.port}/{self.database}"
 
     def _run(self, *args: str) -> None:
-        cmd = [str(BIN / args[0]), *args[1:]]
+        cmd = [str(self.bin / args[0]), *args[1:]]
         if os.geteuid() == 0:
             cmd = ["runuser", "-u", SERVICE_USER, "--", *cmd]
         env = os.environ | ({"PGPASSWORD": self.password} if self.password else {})
@@ -92,9 +96,7 @@ class LocalPostgres:
             # Readable by the server's user only; initdb reads it once.
             pwfile = self.root / "pwfile"
             pwfile.write_text(self.password + "\n")
-            if owner is not None:
-                os.chown(pwfile, owner.pw_uid, owner.pw_gid)
-            pwfile.chmod(0o600)
+            self.owned_by_server(pwfile, 0o600)
             auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
         self._run(
             "initdb",
@@ -117,7 +119,7 @@ class LocalPostgres:
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
             "-c fsync=off -c max_connections=200"
-        )
+        ) + "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._run(
             "pg_ctl", "start", "--wait", "-D", str(self.datadir), "-o", options, "-l", "pg.log"
         )
@@ -125,6 +127,13 @@ class LocalPostgres:
     def stop(self, mode: str = "fast") -> None:
         """Stop the server; `immediate` is the closest thing to a crash pg_ctl offers."""
         self._run("pg_ctl", "stop", "--wait", "-D", str(self.datadir), "-m", mode)
+
+    def owned_by_server(self, path: Path, mode: int) -> None:
+        """Give a file to the server's user (the one it runs as when we are root)."""
+        if os.geteuid() == 0:
+            owner = _ensure_service_user()
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+        path.chmod(mode)
 
     def is_running(self) -> bool:
         return (self.datadir / "postmaster.pid").exists()
