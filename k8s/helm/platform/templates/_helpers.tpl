@@ -164,7 +164,7 @@ LOG_LEVEL: {{ .Values.config.logLevel | quote }}
 POSTGRES_HOST: {{ include "platform.databaseHost" . | quote }}
 POSTGRES_PORT: {{ .Values.database.port | quote }}
 POSTGRES_DB: {{ .Values.database.name | quote }}
-POSTGRES_SSLMODE: {{ .Values.database.sslMode | quote }}
+POSTGRES_SSLMODE: {{ include "platform.databaseSslMode" . | quote }}
 DB_POOL_MIN_SIZE: {{ .Values.config.dbPoolMinSize | quote }}
 DB_POOL_MAX_SIZE: {{ .Values.config.dbPoolMaxSize | quote }}
 DB_POOL_TIMEOUT_SECONDS: {{ .Values.config.dbPoolTimeoutSeconds | quote }}
@@ -174,15 +174,17 @@ DB_CHECK_INTERVAL_SECONDS: {{ .Values.config.dbCheckIntervalSeconds | quote }}
 SHUTDOWN_TIMEOUT_SECONDS: {{ .Values.config.shutdownTimeoutSeconds | quote }}
 MIGRATE_WAIT_TIMEOUT_SECONDS: {{ .Values.config.migrateWaitTimeoutSeconds | quote }}
 MIGRATE_LOCK_TIMEOUT_SECONDS: {{ .Values.config.migrateLockTimeoutSeconds | quote }}
+{{ include "platform.accessConfigData" . }}
 {{- end }}
 
 {{/*
-Name of the plain migration Job: derived from what it runs (image reference + runId), so a new
-image is a new Job (Jobs are immutable: patching one fails with "field is immutable") and an
-unchanged image is the same, already-completed Job (nothing re-runs on a no-op sync).
+Name of the plain migration Job: derived from what it runs (image reference + runId + the roles it
+makes, platform.accessChecksum), so a new image or login is a new Job (Jobs are immutable:
+patching one fails with "field is immutable") and an unchanged image is the same,
+already-completed Job (nothing re-runs on a no-op sync).
 */}}
 {{- define "platform.migrationJobName" -}}
-{{- $hash := printf "%s|%s" (include "platform.image" .) .Values.migration.runId | sha256sum | trunc 10 }}
+{{- $hash := printf "%s|%s|%s" (include "platform.image" .) .Values.migration.runId (include "platform.accessChecksum" .) | sha256sum | trunc 10 }}
 {{- printf "%s-migration-%s" (include "platform.fullname" .) $hash }}
 {{- end }}
 
@@ -196,7 +198,7 @@ Keys the ConfigMap and Secret inject with envFrom. extraEnv may not repeat them:
 entry silently wins over envFrom, so a stray POSTGRES_HOST would bypass the chart's settings.
 */}}
 {{- define "platform.validateExtraEnv" -}}
-{{- $managed := list "POSTGRES_USER" "POSTGRES_PASSWORD" "DATABASE_URL" }}
+{{- $managed := list "POSTGRES_USER" "POSTGRES_PASSWORD" "DATABASE_URL" "API_TOKENS_DIR" }}
 {{- range $key, $_ := (include "platform.configData" . | fromYaml) }}
 {{- $managed = append $managed $key }}
 {{- end }}
@@ -258,6 +260,7 @@ Call with (dict "root" $ "config" <ConfigMap name> "secret" <Secret name>).
   volumeMounts:
     - name: tmp
       mountPath: /tmp
+    {{- include "platform.databaseCaMount" .root | nindent 4 }}
 {{- end }}
 
 {{/*
@@ -295,8 +298,10 @@ containers:
     volumeMounts:
       - name: tmp
         mountPath: /tmp
+      {{- include "platform.databaseCaMount" $root | nindent 6 }}
 volumes:
   - name: tmp
     emptyDir:
       sizeLimit: 64Mi
+  {{- include "platform.databaseCaVolume" $root | nindent 2 }}
 {{- end }}
