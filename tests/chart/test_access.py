@@ -26,6 +26,7 @@ from tests.chart.helm import (
     pod_specs,
     render,
 )
+from tests.e2e.support import baseline_commit
 
 EXTERNAL = {
     "database": {"mode": "external", "host": "db.example.com", "auth": {"existingSecret": "db"}}
@@ -188,11 +189,6 @@ def test_job_mode_reruns_the_migration_when_the_login_or_the_retired_list_change
 def test_unsafe_login_values_are_refused(app: dict[str, Any], message: str) -> None:
     with pytest.raises(RenderError, match=re.escape(message)):
         render({"database": {"auth": {"app": app}}})
-
-
-def baseline_commit() -> str:
-    lines = (ROOT / "tests" / "e2e" / "baseline.txt").read_text().splitlines()
-    return next(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
 def test_upgrading_from_the_baseline_leaves_the_database_pod_alone() -> None:

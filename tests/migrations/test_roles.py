@@ -19,7 +19,7 @@ from localpg import LocalPostgres
 from psycopg import errors
 from psycopg.conninfo import make_conninfo
 
-from tests.support import SCRIPTS, clean_env, json_lines, migrate
+from tests.support import SCRIPTS, clean_env, json_lines
 
 PASSWORD = "app-login-password-0123456789"
 
@@ -58,8 +58,20 @@ def as_role(url: str, role: str, password: str | None = None) -> psycopg.Connect
     return psycopg.connect(make_conninfo(url, user=role, password=password), autocommit=True)
 
 
-def upgrade(url: str, **env: str) -> subprocess.CompletedProcess[str]:
-    result = migrate(url, "upgrade", **env)
+def run_upgrade(url: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`platform-migrate upgrade` with these APP_POSTGRES_* settings."""
+    return subprocess.run(
+        [str(SCRIPTS / "platform-migrate"), "upgrade"],
+        env=clean_env(DATABASE_URL=url, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def upgrade(url: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    result = run_upgrade(url, env)
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
@@ -72,12 +84,12 @@ def roles_line(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
 @pytest.fixture
 def granted(fresh_db: str, roles: Roles) -> str:
     """A database at head whose API login `roles.a` was made by the migration."""
-    upgrade(fresh_db, **roles.env(roles.a))
+    upgrade(fresh_db, roles.env(roles.a))
     return fresh_db
 
 
 def test_upgrade_makes_a_group_and_a_plain_login(fresh_db: str, roles: Roles) -> None:
-    line = roles_line(upgrade(fresh_db, **roles.env(roles.a)))
+    line = roles_line(upgrade(fresh_db, roles.env(roles.a)))
     assert line["created"] == [roles.group, roles.a]
     assert line["managed"] is True
     with psycopg.connect(fresh_db) as conn:
@@ -94,7 +106,7 @@ def test_upgrade_makes_a_group_and_a_plain_login(fresh_db: str, roles: Roles) ->
 
 
 def test_a_second_run_creates_nothing_and_changes_nothing(granted: str, roles: Roles) -> None:
-    line = roles_line(upgrade(granted, **roles.env(roles.a)))
+    line = roles_line(upgrade(granted, roles.env(roles.a)))
     assert line["created"] == []
     with as_role(granted, roles.a) as conn:
         conn.execute("INSERT INTO items (name) VALUES ('still works')")
@@ -102,7 +114,9 @@ def test_a_second_run_creates_nothing_and_changes_nothing(granted: str, roles: R
 
 def test_the_api_login_reads_and_writes_items(granted: str, roles: Roles) -> None:
     with as_role(granted, roles.a) as conn:
-        (item,) = conn.execute("INSERT INTO items (name) VALUES ('x') RETURNING id").fetchone()
+        row = conn.execute("INSERT INTO items (name) VALUES ('x') RETURNING id").fetchone()
+        assert row is not None
+        item = row[0]
         conn.execute("UPDATE items SET description = 'd' WHERE id = %s", (item,))
         assert conn.execute("SELECT count(*) FROM items").fetchone() == (1,)
         conn.execute("DELETE FROM items WHERE id = %s", (item,))
@@ -153,11 +167,13 @@ def test_the_password_is_stored_and_sent_hashed_never_in_clear(
     name = fresh_db.rsplit("/", 1)[1]
     with psycopg.connect(pg.url, autocommit=True) as conn:
         conn.execute(f"ALTER DATABASE \"{name}\" SET log_statement = 'all'")
-    upgrade(fresh_db, **roles.env(roles.a))
+    upgrade(fresh_db, roles.env(roles.a))
     with psycopg.connect(fresh_db) as conn:
-        (stored,) = conn.execute(
+        row = conn.execute(
             "SELECT rolpassword FROM pg_authid WHERE rolname = %s", (roles.a,)
         ).fetchone()
+    assert row is not None
+    stored = row[0]
     assert stored.startswith("SCRAM-SHA-256$")
     server_log = (pg.root / "pg.log").read_text()
     assert f'CREATE ROLE "{roles.a}"' in server_log
@@ -180,7 +196,7 @@ def test_unsafe_requests_are_refused_and_change_nothing(
         "login_is_owner": roles.env("platform"),
         "retire_a_stranger": roles.env(roles.b, retired="platform"),
     }[problem]
-    result = migrate(granted, "upgrade", **env)
+    result = run_upgrade(granted, env)
     assert result.returncode == 1, result.stdout
     assert message in result.stdout
     with psycopg.connect(granted) as conn:
@@ -192,7 +208,7 @@ def test_unsafe_requests_are_refused_and_change_nothing(
 
 
 def test_an_invalid_role_name_is_a_configuration_error(fresh_db: str, roles: Roles) -> None:
-    result = migrate(fresh_db, "upgrade", **roles.env('app"; DROP ROLE platform; --'))
+    result = run_upgrade(fresh_db, roles.env('app"; DROP ROLE platform; --'))
     assert result.returncode == 2
     assert result.stderr.startswith("invalid configuration: APP_POSTGRES_USER: ")
 
@@ -250,31 +266,31 @@ def test_a_createrole_migration_role_makes_the_login_itself(
 ) -> None:
     with psycopg.connect(owned_db.admin, autocommit=True) as conn:
         conn.execute(f'ALTER ROLE "{owned_db.owner_role}" CREATEROLE')
-    line = roles_line(upgrade(owned_db.owner, **roles.env(roles.a)))
+    line = roles_line(upgrade(owned_db.owner, roles.env(roles.a)))
     assert (line["managed"], line["created"]) == (True, [roles.group, roles.a])
     with as_role(owned_db.admin, roles.a) as conn:
         conn.execute("INSERT INTO items (name) VALUES ('external')")
         with pytest.raises(errors.InsufficientPrivilege):
             conn.execute("DROP TABLE items")
     # The next release's Job alters the login it made: no superuser needed for that.
-    upgrade(owned_db.owner, **roles.env(roles.a, password="a-new-password-0123456789"))
+    upgrade(owned_db.owner, roles.env(roles.a, password="a-new-password-0123456789"))
 
 
 def test_pre_made_roles_are_checked_and_granted_without_createrole(
     owned_db: OwnedDb, roles: Roles
 ) -> None:
-    result = migrate(owned_db.owner, "upgrade", **roles.env(roles.a))
+    result = run_upgrade(owned_db.owner, roles.env(roles.a))
     assert result.returncode == 1
     assert f"role {roles.group} does not exist" in result.stdout
     with psycopg.connect(owned_db.admin, autocommit=True) as conn:  # what the DBA does, once
         conn.execute(f"CREATE ROLE {roles.group} NOLOGIN")
         conn.execute(f"CREATE ROLE {roles.a} LOGIN")
-    result = migrate(owned_db.owner, "upgrade", **roles.env(roles.a))
+    result = run_upgrade(owned_db.owner, roles.env(roles.a))
     assert result.returncode == 1
     assert f"must inherit {roles.group}" in result.stdout
     with psycopg.connect(owned_db.admin, autocommit=True) as conn:
         conn.execute(f"GRANT {roles.group} TO {roles.a}")
-    line = roles_line(upgrade(owned_db.owner, **roles.env(roles.a)))
+    line = roles_line(upgrade(owned_db.owner, roles.env(roles.a)))
     assert (line["managed"], line["created"]) == (False, [])
     with as_role(owned_db.admin, roles.a) as conn:
         conn.execute("INSERT INTO items (name) VALUES ('pre-made')")
@@ -306,15 +322,15 @@ def test_rotation_switches_logins_then_the_old_one_is_refused(
 ) -> None:
     url = password_pg.url
     first, second, third = (f"{n}-password-0123456789" for n in ("first", "second", "third"))
-    upgrade(url, **roles.env(roles.a, first))
+    upgrade(url, roles.env(roles.a, first))
     old_session = as_role(url, roles.a, first)
     # Step 1: a second login of the group, while pods still use the first one.
-    upgrade(url, **roles.env(roles.b, second))
+    upgrade(url, roles.env(roles.b, second))
     for role, password in ((roles.a, first), (roles.b, second)):
         with as_role(url, role, password) as conn:
             conn.execute("INSERT INTO items (name) VALUES (%s)", (role,))
     # Step 2: once no pod uses it, the first login is retired.
-    line = roles_line(upgrade(url, **roles.env(roles.b, second, retired=roles.a)))
+    line = roles_line(upgrade(url, roles.env(roles.b, second, retired=roles.a)))
     assert line["retired"] == [roles.a]
     # No password any more, and no LOGIN: libpq reports whichever the server checks first.
     assert "password authentication failed" in refused(url, roles.a, first)
@@ -324,7 +340,7 @@ def test_rotation_switches_logins_then_the_old_one_is_refused(
     with as_role(url, roles.b, second) as conn:
         assert conn.execute("SELECT count(*) FROM items").fetchone() == (2,)
     # Coming back to the first name later gives it a new password and LOGIN again.
-    upgrade(url, **roles.env(roles.a, third, retired=roles.b))
+    upgrade(url, roles.env(roles.a, third, retired=roles.b))
     refused(url, roles.b, second)
     with as_role(url, roles.a, third) as conn:
         conn.execute("SELECT 1")
@@ -342,8 +358,8 @@ def test_a_wrong_app_password_fails_the_migration_job_not_the_pods(
         conn.execute(f"CREATE ROLE {owner} LOGIN PASSWORD '{OWNER_PASSWORD}'")
         conn.execute(f"CREATE DATABASE {database} OWNER {owner}")
     url = login_url(password_pg.url, owner, OWNER_PASSWORD, database)
-    result = migrate(url, "upgrade", **roles.env(roles.a, password="not-the-password-0123"))
+    result = run_upgrade(url, roles.env(roles.a, password="not-the-password-0123"))
     assert result.returncode == 1
     assert f"{roles.a} cannot log in" in result.stdout
     assert "not-the-password" not in result.stdout + result.stderr
-    upgrade(url, **roles.env(roles.a, password="the-real-password-0123"))
+    upgrade(url, roles.env(roles.a, password="the-real-password-0123"))
