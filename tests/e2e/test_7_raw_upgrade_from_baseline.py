@@ -7,6 +7,7 @@ token Secret is created, the migration Job makes the roles, and the API rolls on
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -47,10 +48,10 @@ def test_raw_manifests_upgrade_over_the_baseline_under_load(raw: Kube) -> None:
     assert raw.namespace
     with TIMELINE.step(f"raw upgrade: the baseline {baseline_commit()}'s k8s_apply.py") as step:
         script = baseline_tree() / "tools" / "k8s_apply.py"
-        env = {
+        env = os.environ | {
             "KUBECONFIG": raw.config, "K8S_NAMESPACE": raw.namespace, "K8S_TIMEOUT": "240",
             "API_IMAGE": IMAGES.baseline, "POSTGRES_IMAGE": IMAGES.postgres,
-            "IMAGE_PULL_POLICY": IMAGES.pull_policy, "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "IMAGE_PULL_POLICY": IMAGES.pull_policy,
         }  # fmt: skip
         result = subprocess.run(
             [sys.executable, str(script), "apply"],
