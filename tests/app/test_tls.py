@@ -18,7 +18,6 @@ from localpg import LocalPostgres
 from tests.certs import Certificates, make_certificates
 from tests.support import SCRIPTS, clean_env, json_lines, serve, wait_until
 
-
 # The embedded server's build has no TLS: Debian's PostgreSQL, which CI installs (.ci/run).
 TLS_POSTGRES = Path("/usr/lib/postgresql/15/bin")
 
