@@ -105,6 +105,21 @@ def test_upgrade_makes_a_group_and_a_plain_login(fresh_db: str, roles: Roles) ->
     assert group_login == (False,)
 
 
+def test_an_existing_install_gets_its_roles_on_the_next_upgrade(
+    migrated_db: str, roles: Roles
+) -> None:
+    """What an install of the first release has: tables owned by the superuser, data, no roles."""
+    with psycopg.connect(migrated_db) as conn:
+        conn.execute("INSERT INTO items (name, description) VALUES ('kept', 'from 1.0.0')")
+    line = roles_line(upgrade(migrated_db, roles.env(roles.a)))
+    assert line["created"] == [roles.group, roles.a]
+    with as_role(migrated_db, roles.a) as conn:
+        assert conn.execute("SELECT name, description FROM items").fetchall() == [
+            ("kept", "from 1.0.0")
+        ]
+        conn.execute("UPDATE items SET description = 'by the API login'")
+
+
 def test_a_second_run_creates_nothing_and_changes_nothing(granted: str, roles: Roles) -> None:
     line = roles_line(upgrade(granted, roles.env(roles.a)))
     assert line["created"] == []
