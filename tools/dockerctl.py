@@ -151,8 +151,8 @@ class Database:
     user: str  # the server's superuser: the migration role
     password: str
     name: str
-    app_user: str = "platform_app_a"  # the API's own login, made by `platform-migrate upgrade`
-    app_password: str = ""
+    app_password: str  # of the API's own login, which `platform-migrate upgrade` makes
+    app_user: str = "platform_app_a"
 
     def _env(self, env: dict[str, str]) -> list[str]:
         return [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
