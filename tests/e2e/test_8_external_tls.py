@@ -164,7 +164,7 @@ def test_verify_full_against_a_tls_only_server_with_a_createrole_migration_role(
         )  # fmt: skip
         count, all_tls = sessions.split(":")
         assert int(count) >= 2, sessions
-        assert all_tls == "t", sessions
+        assert all_tls == "true", sessions  # boolean || text: 'true', not psql's 't'
         wait_for(lambda: database_logins(kube, SERVER_POD) == {"platform_app_a:false"},
                  "the API on platform_app_a")  # fmt: skip
         out = helm.run("test", RELEASE, "--timeout", "3m")
