@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Self
 
 from psycopg.conninfo import make_conninfo
@@ -27,6 +28,9 @@ ORDERED_BOUNDS = (
     ("migrate_ddl_lock_timeout_seconds", "migrate_lock_timeout_seconds", False),
 )
 Bytes = Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)]
+# PostgreSQL role names the migration CLI creates: plain lower-case identifiers, comma-separated.
+ROLE_NAME = r"^[a-z_][a-z0-9_]{0,62}$"
+ROLE_NAMES = r"^([a-z_][a-z0-9_]{0,62}(,[a-z_][a-z0-9_]{0,62})*)?$"
 
 
 class Environment(StrEnum):
@@ -88,6 +92,16 @@ class Settings(BaseSettings):
     # password arrives, so the placeholder rule must see it.
     pgpassword: SecretStr | None = None
 
+    # Bearer tokens (app/auth.py): a directory of token files; reads open unless API_AUTH_READS.
+    api_tokens_dir: Path | None = None
+    api_auth_reads: bool = False
+
+    # The API's own login, made or checked by `platform-migrate upgrade` (app/migrate/roles.py).
+    app_postgres_user: str | None = Field(default=None, pattern=ROLE_NAME)
+    app_postgres_password: SecretStr | None = None
+    app_postgres_group: str = Field(default="platform_app", pattern=ROLE_NAME)
+    app_postgres_retired_users: str = Field(default="", pattern=ROLE_NAMES)
+
     @model_validator(mode="after")
     def _database_is_configured(self) -> Self:
         if self.database_url is not None:
@@ -111,6 +125,12 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _app_login_has_a_password(self) -> Self:
+        if self.app_postgres_user and not self.app_postgres_password:
+            raise ValueError("APP_POSTGRES_PASSWORD is required when APP_POSTGRES_USER is set")
+        return self
+
+    @model_validator(mode="after")
     def _bounds_are_ordered(self) -> Self:
         for low, high, strict in ORDERED_BOUNDS:
             lower, upper = getattr(self, low), getattr(self, high)
@@ -130,6 +150,8 @@ class Settings(BaseSettings):
             found.append(("POSTGRES_PASSWORD", self.postgres_password.get_secret_value()))
         if self.pgpassword is not None:
             found.append(("PGPASSWORD", self.pgpassword.get_secret_value()))
+        if self.app_postgres_password is not None:
+            found.append(("APP_POSTGRES_PASSWORD", self.app_postgres_password.get_secret_value()))
         return found
 
     def conninfo(self, application_name: str = APPLICATION_NAME) -> str:

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from app import handlers
 from app.api import ROUTERS, docs
+from app.auth import load_tokens
 from app.config import Settings, get_settings
 from app.db import create_pool
 from app.guard import InFlight, Limits, RequestGuard
@@ -54,6 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     registry = CollectorRegistry()
     registry.register(PoolCollector(pool))
     app.state.settings = settings
+    app.state.tokens = load_tokens(settings)
+    if app.state.tokens is None:
+        log.warning("write authentication is off: API_TOKENS_DIR is not set")
     app.state.pool = pool
     app.state.registry = registry
     app.state.readiness = ReadinessMonitor(

@@ -93,7 +93,11 @@ def main() -> None:
         print(exc, file=sys.stderr)
         sys.exit(2)
     configure_logging(settings.log_level)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:  # the token source (app/auth.py) is read when the app is built
+        print(exc, file=sys.stderr)
+        sys.exit(2)
     server = DrainingServer(
         _config(settings, app),
         readiness=app.state.readiness,

@@ -10,8 +10,13 @@ E2E_REPOSITORY = $(firstword $(subst :, ,$(IMAGE)))
 E2E_IMAGE_NEW ?= $(E2E_REPOSITORY):1.0.1-e2e
 E2E_IMAGE_BAD ?= $(E2E_REPOSITORY):1.0.2-bad
 E2E_IMAGE_SLOW ?= $(E2E_REPOSITORY):1.0.3-slow
-E2E_ALL_IMAGES = $(IMAGE) $(E2E_IMAGE_NEW) $(E2E_IMAGE_BAD) $(E2E_IMAGE_SLOW) $(E2E_POSTGRES_IMAGE)
-export E2E_IMAGE_NEW E2E_IMAGE_BAD E2E_IMAGE_SLOW E2E_POSTGRES_IMAGE
+# The upgrade test's starting point: a commit of this repository (tests/e2e/baseline.txt),
+# its image built from `git archive` of that commit, tagged with the short commit.
+E2E_BASELINE := $(shell sed -n '/^[0-9a-f]\{7,40\}$$/{p;q}' $(ROOT)/tests/e2e/baseline.txt)
+E2E_IMAGE_BASELINE ?= $(E2E_REPOSITORY):$(E2E_BASELINE)
+E2E_ALL_IMAGES = $(IMAGE) $(E2E_IMAGE_NEW) $(E2E_IMAGE_BAD) $(E2E_IMAGE_SLOW) $(E2E_IMAGE_BASELINE) \
+	$(E2E_POSTGRES_IMAGE)
+export E2E_IMAGE_NEW E2E_IMAGE_BAD E2E_IMAGE_SLOW E2E_IMAGE_BASELINE E2E_POSTGRES_IMAGE
 export E2E_IMAGE_OLD = $(IMAGE)
 
 # One derived image: $(call e2e_image,TAG,REVISION_FILE).
@@ -20,11 +25,24 @@ e2e_image = DOCKER_BUILDKIT=1 $(DOCKER) build -q -f $(E2E_IMAGE_DIR)/Dockerfile 
 	--build-arg REVISION_FILE=revisions/$(2) -t $(1) $(E2E_IMAGE_DIR)
 
 .PHONY: e2e-images
-e2e-images: docker-engine ## Build the e2e images on $(IMAGE): an expand migration (1.0.1-e2e), a failing one (1.0.2-bad), a slow one (1.0.3-slow).
+e2e-images: docker-engine e2e-baseline-image ## Build the e2e images on $(IMAGE): an expand migration (1.0.1-e2e), a failing one (1.0.2-bad), a slow one (1.0.3-slow); and the baseline's.
 	@$(DOCKER) image inspect $(IMAGE) >/dev/null 2>&1 || { echo "$(IMAGE) is missing: run make image" >&2; exit 1; }
 	$(call e2e_image,$(E2E_IMAGE_NEW),2026_11_26_0003_e2e_expand.py)
 	$(call e2e_image,$(E2E_IMAGE_BAD),2026_11_26_0003_e2e_bad.py)
 	$(call e2e_image,$(E2E_IMAGE_SLOW),2026_11_26_0003_e2e_slow.py)
+
+# A commit's image never changes, so an existing one is kept (the image stage's cache makes a
+# rebuild cheap anyway). Its own Dockerfile, on the same base image as today's build.
+.PHONY: e2e-baseline-image
+e2e-baseline-image: docker-engine ## Build $(E2E_IMAGE_BASELINE) from `git archive $(E2E_BASELINE)` (the upgrade test's starting point).
+	@test -n "$(E2E_BASELINE)" || { echo "no commit in tests/e2e/baseline.txt" >&2; exit 1; }
+	$(DOCKER) image inspect $(E2E_IMAGE_BASELINE) >/dev/null 2>&1 || { \
+	  tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT \
+	  && git -C $(ROOT) archive $(E2E_BASELINE) | tar -x -C "$$tmp" \
+	  && DOCKER_BUILDKIT=1 $(DOCKER) build -q -f "$$tmp/docker/Dockerfile" -t $(E2E_IMAGE_BASELINE) \
+	     $(if $(PYTHON_BASE),--build-arg PYTHON_BASE=$(PYTHON_BASE)) \
+	     --build-arg VERSION=$(E2E_BASELINE) --build-arg REVISION=$(E2E_BASELINE) \
+	     $(if $(wildcard $(CA_BUNDLE)),--secret id=ca$(image_comma)src=$(CA_BUNDLE)) "$$tmp"; }
 
 .PHONY: e2e-load
 e2e-load: ## Load the app, e2e and PostgreSQL images into the test cluster (make cluster-up first).

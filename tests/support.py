@@ -27,7 +27,9 @@ def clean_env(**overrides: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("POSTGRES_", "DATABASE_", "DB_", "MIGRATE_", "APP_"))
+        if not key.startswith(
+            ("POSTGRES_", "DATABASE_", "DB_", "MIGRATE_", "APP_", "API_", "PGSSL")
+        )
     }
     return env | overrides
 

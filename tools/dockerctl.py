@@ -148,20 +148,39 @@ HARDENED = [
 class Database:
     container: str
     network: str
-    user: str
+    user: str  # the server's superuser: the migration role
     password: str
     name: str
+    app_password: str  # of the API's own login, which `platform-migrate upgrade` makes
+    app_user: str = "platform_app_a"
+
+    def _env(self, env: dict[str, str]) -> list[str]:
+        return [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
 
     def app_env(self) -> list[str]:
-        """`docker run -e` arguments pointing the app at this database."""
-        env = {
-            "POSTGRES_HOST": self.container,
-            "POSTGRES_DB": self.name,
-            "POSTGRES_USER": self.user,
-            "POSTGRES_PASSWORD": self.password,
-            "DB_CHECK_INTERVAL_SECONDS": "0.5",
-        }
-        return [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
+        """`docker run -e` arguments pointing the API at this database, as its own login."""
+        return self._env(
+            {
+                "POSTGRES_HOST": self.container,
+                "POSTGRES_DB": self.name,
+                "POSTGRES_USER": self.app_user,
+                "POSTGRES_PASSWORD": self.app_password,
+                "DB_CHECK_INTERVAL_SECONDS": "0.5",
+            }
+        )
+
+    def migrate_env(self) -> list[str]:
+        """The migration role's settings, and the API's login it makes (APP_POSTGRES_*)."""
+        return self._env(
+            {
+                "POSTGRES_HOST": self.container,
+                "POSTGRES_DB": self.name,
+                "POSTGRES_USER": self.user,
+                "POSTGRES_PASSWORD": self.password,
+                "APP_POSTGRES_USER": self.app_user,
+                "APP_POSTGRES_PASSWORD": self.app_password,
+            }
+        )
 
     def psql(self, sql: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         return docker(

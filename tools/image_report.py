@@ -112,9 +112,11 @@ def main() -> int:
 
     suffix = secrets.token_hex(4)
     network = f"platform-image-report-{suffix}"
+    # Start-up to /health only: nothing migrates, so the API's login need not exist.
     db = dockerctl.Database(
-        f"platform-image-report-db-{suffix}", network, "platform", secrets.token_hex(8), "platform"
-    )
+        f"platform-image-report-db-{suffix}", network, "platform", secrets.token_hex(8),
+        "platform", app_password=secrets.token_hex(8),
+    )  # fmt: skip
     dockerctl.docker("network", "create", network)
     try:
         dockerctl.start_postgres(db.container, network, db.user, db.password, db.name)

@@ -1,8 +1,9 @@
 """Apply or delete the raw manifests (k8s/raw-manifests) in dependency order.
 
-`apply`: foundation (namespace, service account, config, network policies) -> credentials Secret
-(generated once, never rotated) -> database -> wait Ready -> migration Job under a new name ->
-wait Complete -> API -> wait rollout. `delete` removes what `apply` created, claims included.
+`apply`: foundation (namespace, service account, config, network policies) -> credentials and
+token Secrets (generated once, never rotated; missing keys added) -> database -> wait Ready ->
+migration Job under a new name -> wait Complete -> API -> wait rollout. `delete` removes what
+`apply` created, claims included.
 
 Usage: python tools/k8s_apply.py apply|delete [--overlay dev] [--namespace platform]
 Images and the namespace can also come from API_IMAGE, POSTGRES_IMAGE, IMAGE_PULL_POLICY,
@@ -30,7 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 OVERLAYS = ROOT / "k8s" / "raw-manifests" / "overlays"
 BASE_NAMESPACE = "platform"
 SECRET_NAME = "platform-db"  # noqa: S105 -- the Secret's name, not a password
+TOKEN_SECRET_NAME = "platform-api-token"  # noqa: S105 -- the Secret's name, not a token
 DATABASE_USER = "platform"
+# The API's login; the migration Job makes it (a member of APP_POSTGRES_GROUP, DML only).
+APP_DATABASE_USER = "platform_app_a"
 STATEFULSET = "postgres"
 DEPLOYMENT = "platform-api"
 MIGRATION_JOB = "postgres-migration"
@@ -156,31 +160,54 @@ def apply_documents(docs: Sequence[Manifest]) -> None:
         log(kubectl("apply", "-f", "-", stdin=stream).strip().replace("\n", "; "))
 
 
-def ensure_secret(namespace: str) -> None:
-    """Create the credentials Secret once with a random password; never rotate it."""
-    found = kubectl(
-        "get", "secret", SECRET_NAME, "-n", namespace, "--ignore-not-found", "-o", "name"
-    )
-    if found.strip():
-        log(f"secret/{SECRET_NAME} exists: kept (its password is the one the database uses)")
+def ensure_secret(namespace: str, name: str, generated: dict[str, str]) -> None:
+    """Create the Secret with `generated` data once; later add only keys it lacks, never rotate.
+
+    An install made before a key existed (APP_POSTGRES_*: the API's own login) gets it added; a
+    value already there (the password the database on the claim uses) is never replaced.
+    """
+    found = kubectl("get", "secret", name, "-n", namespace, "--ignore-not-found", "-o", "json")
+    if not found.strip():
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": {"app.kubernetes.io/part-of": "platform"},
+            },
+            "type": "Opaque",
+            "stringData": generated,
+        }
+        # Through stdin, so no secret ever appears in a process list.
+        kubectl("create", "-f", "-", stdin=json.dumps(secret))
+        log(f"secret/{name} created with generated values")
         return
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
-            "name": SECRET_NAME,
-            "namespace": namespace,
-            "labels": {"app.kubernetes.io/part-of": "platform"},
-        },
-        "type": "Opaque",
-        "stringData": {
+    missing = {k: v for k, v in generated.items() if k not in json.loads(found).get("data", {})}
+    if not missing:
+        log(f"secret/{name} exists: kept (its values are the ones in use)")
+        return
+    patch = json.dumps({"stringData": missing})
+    kubectl(
+        "patch", "secret", name, "-n", namespace, "--type", "merge", "--patch-file", "/dev/stdin",
+        stdin=patch,
+    )  # fmt: skip
+    log(f"secret/{name} exists: added {', '.join(sorted(missing))}, kept the rest")
+
+
+def ensure_secrets(namespace: str) -> None:
+    """The database credentials (migration role and the API's login) and the writers' token."""
+    ensure_secret(
+        namespace,
+        SECRET_NAME,
+        {
             "POSTGRES_USER": DATABASE_USER,
             "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
+            "APP_POSTGRES_USER": APP_DATABASE_USER,
+            "APP_POSTGRES_PASSWORD": secrets.token_urlsafe(24),
         },
-    }
-    # Through stdin, so the password never appears in a process list.
-    kubectl("create", "-f", "-", stdin=json.dumps(secret))
-    log(f"secret/{SECRET_NAME} created with a generated password")
+    )
+    ensure_secret(namespace, TOKEN_SECRET_NAME, {"token": secrets.token_urlsafe(36)})
 
 
 def wait_for_job(name: str, namespace: str, timeout: float) -> None:
@@ -223,7 +250,7 @@ def apply(docs: list[Manifest], namespace: str, timeout: float) -> None:
         by_phase[phase_of(doc)].append(doc)
 
     apply_documents(by_phase["foundation"])
-    ensure_secret(namespace)
+    ensure_secrets(namespace)
 
     apply_documents(by_phase["database"])
     log(f"waiting for statefulset/{STATEFULSET} to be Ready")
@@ -258,11 +285,13 @@ def delete(docs: list[Manifest], namespace: str, delete_namespace: bool) -> None
                 "delete", "jobs", "-n", namespace, "-l", "app.kubernetes.io/component=migration",
                 "--ignore-not-found", "--cascade=foreground",
             )  # fmt: skip
-    kubectl("delete", "secret", SECRET_NAME, "-n", namespace, "--ignore-not-found")
+    kubectl(
+        "delete", "secret", SECRET_NAME, TOKEN_SECRET_NAME, "-n", namespace, "--ignore-not-found"
+    )
     kubectl(
         "delete", "pvc", "-n", namespace, "-l", DATABASE_CLAIMS, "--ignore-not-found", "--wait=true"
     )
-    log("deleted the Secret and the database claims")
+    log("deleted the Secrets and the database claims")
     if delete_namespace:
         kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true")
         log(f"deleted namespace/{namespace}")

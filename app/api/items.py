@@ -6,18 +6,24 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
+from app.auth import ReaderAuth, WriterAuth
 from app.deps import ConnectionDep
 from app.pagination import encode_cursor
 from app.repositories import items as repo
 from app.schemas import ItemCreate, ItemPublic, ItemsPublic, ItemsQuery, ItemUpdate
 
-router = APIRouter(prefix="/api/v1/items", tags=["items"])
+# Reads are open unless API_AUTH_READS; every write handler also declares WriterAuth.
+router = APIRouter(prefix="/api/v1/items", tags=["items"], dependencies=[ReaderAuth])
 
 # Ids are PostgreSQL bigints: anything outside is a 422, not a database error.
 ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Responses = dict[int | str, dict[str, Any]]
 NOT_FOUND: Responses = {404: {"description": "No item with this id."}}
 CONFLICT: Responses = {409: {"description": "An item with this name already exists."}}
+AUTH: Responses = {
+    401: {"description": "No bearer token."},
+    403: {"description": "The bearer token is not accepted."},
+}
 
 
 def _not_found() -> HTTPException:
@@ -39,7 +45,13 @@ async def read_items(conn: ConnectionDep, page: Annotated[ItemsQuery, Query()]) 
     return {"data": rows, "next_cursor": next_cursor, "count": total}
 
 
-@router.post("", response_model=ItemPublic, status_code=201, responses=CONFLICT)
+@router.post(
+    "",
+    response_model=ItemPublic,
+    status_code=201,
+    responses=AUTH | CONFLICT,
+    dependencies=[WriterAuth],
+)
 async def create_item(conn: ConnectionDep, item: ItemCreate) -> dict[str, Any]:
     """Create an item; names are unique."""
     try:
@@ -57,7 +69,12 @@ async def read_item(conn: ConnectionDep, item_id: ItemId) -> dict[str, Any]:
     return row
 
 
-@router.patch("/{item_id}", response_model=ItemPublic, responses=NOT_FOUND | CONFLICT)
+@router.patch(
+    "/{item_id}",
+    response_model=ItemPublic,
+    responses=AUTH | NOT_FOUND | CONFLICT,
+    dependencies=[WriterAuth],
+)
 async def update_item(conn: ConnectionDep, item_id: ItemId, changes: ItemUpdate) -> dict[str, Any]:
     """Change the fields present in the body."""
     try:
@@ -69,7 +86,7 @@ async def update_item(conn: ConnectionDep, item_id: ItemId, changes: ItemUpdate)
     return row
 
 
-@router.delete("/{item_id}", status_code=204, responses=NOT_FOUND)
+@router.delete("/{item_id}", status_code=204, responses=AUTH | NOT_FOUND, dependencies=[WriterAuth])
 async def delete_item(conn: ConnectionDep, item_id: ItemId) -> Response:
     """Delete one item."""
     if not await repo.delete_item(conn, item_id):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from app.config import ConfigError, Settings, get_settings
 from app.logs import configure_logging, get_logger
-from app.migrate import runner
+from app.migrate import roles, runner
 from app.migrate.compat import MIGRATIONS_DIR, CodeRevisions, SchemaState
 
 log = get_logger("platform.migrate")
@@ -73,6 +73,7 @@ def _upgrade(settings: Settings, timeout: float, script_location: Path) -> ExitC
         script_location,
         settings.migrate_ddl_lock_timeout_seconds,
     )
+    roles.ensure_from_settings(settings)
     if result.applied:
         event = "schema upgraded"
     elif result.before.state is SchemaState.AHEAD_COMPATIBLE:
@@ -146,6 +147,9 @@ def run(argv: Sequence[str], script_location: Path = MIGRATIONS_DIR) -> ExitCode
     }
     try:
         return commands[args.command or "upgrade"]()
+    except roles.AccessError as exc:
+        log.error("database roles not ensured", error=str(exc))
+        return ExitCode.FAILED
     except (runner.DatabaseUnreachableError, runner.LockTimeoutError) as exc:
         log.error("giving up", error=str(exc))
         unreachable = isinstance(exc, runner.DatabaseUnreachableError)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,16 +13,33 @@ from app.config import Settings
 from app.main import create_app
 from tests.support import migrate, wait_until
 
+# The writer token of the `client` fixture, sent on every request it makes.
+CLIENT_TOKEN = "client-fixture-token-0123456789"
+
 
 def make_settings(url: str, **overrides: object) -> Settings:
     return Settings.model_validate({"database_url": url, **overrides})
 
 
+def token_dir(parent: Path, **tokens: str) -> Path:
+    """A directory laid out like a mounted Secret: one file per key, each holding one token."""
+    directory = parent / "api-tokens"
+    directory.mkdir()
+    for key, token in tokens.items():
+        (directory / key).write_text(token + "\n")
+    return directory
+
+
 @pytest.fixture
-def client(migrated_db: str) -> Iterator[TestClient]:
-    """A client whose app has started (pool open, readiness loop running) and is Ready."""
-    app = create_app(make_settings(migrated_db, db_check_interval_seconds=0.1))
-    with TestClient(app) as test_client:
+def client(migrated_db: str, tmp_path: Path) -> Iterator[TestClient]:
+    """A writer's client (its token on every request) whose app has started and is Ready."""
+    settings = make_settings(
+        migrated_db,
+        db_check_interval_seconds=0.1,
+        api_tokens_dir=str(token_dir(tmp_path, token=CLIENT_TOKEN)),
+    )
+    headers = {"Authorization": f"Bearer {CLIENT_TOKEN}"}
+    with TestClient(create_app(settings), headers=headers) as test_client:
         wait_until(
             lambda: test_client.get("/db-check").status_code == 200, timeout=10, what="ready"
         )

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import k8s_apply
 import pytest
 
-from tests.chart.helm import Manifest, containers, kustomize, pod_spec, render
+from tests.chart.helm import Manifest, containers, find, kustomize, pod_spec, render
 
 # Chart name (release "platform") -> raw manifest name. Everything else is named the same.
 RAW_NAME = {
     "platform-postgres": "postgres",
     "platform-postgres-headless": "postgres-headless",
 }
-# Only in one form: the chart's own Secret (raw: created by tools/k8s_apply.py), its test pod,
+# Only in one form: the chart's own Secrets (raw: created by tools/k8s_apply.py), its test pod,
 # and the raw Namespace (the chart installs into the release namespace).
-ONE_FORM_ONLY = {("Secret", "platform-db"), ("Pod", "platform-test"), ("Namespace", "platform")}
+ONE_FORM_ONLY = {
+    ("Secret", "platform-db"),
+    ("Secret", "platform-api-token"),
+    ("Pod", "platform-test"),
+    ("Namespace", "platform"),
+}
 
 
 def raw_name(kind: str, name: str) -> str:
@@ -129,4 +135,9 @@ def test_the_apply_script_creates_the_secret_the_chart_would(forms: Forms) -> No
     assert set(chart[("Secret", k8s_apply.SECRET_NAME)]["data"]) == {
         "POSTGRES_USER",
         "POSTGRES_PASSWORD",
+        "APP_POSTGRES_USER",
+        "APP_POSTGRES_PASSWORD",
     }
+    assert set(chart[("Secret", k8s_apply.TOKEN_SECRET_NAME)]["data"]) == {"token"}
+    db = find(render(), "Secret", k8s_apply.SECRET_NAME)["data"]
+    assert base64.b64decode(db["APP_POSTGRES_USER"]).decode() == k8s_apply.APP_DATABASE_USER

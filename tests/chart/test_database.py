@@ -21,16 +21,19 @@ EXTERNAL = {
 def test_external_mode_renders_no_statefulset_no_secret_and_no_database_services() -> None:
     docs = render(EXTERNAL)
     assert "StatefulSet" not in kinds(docs)
-    assert "Secret" not in kinds(docs)
+    assert [d["metadata"]["name"] for d in docs if d["kind"] == "Secret"] == ["platform-api-token"]
     services = [doc["metadata"]["name"] for doc in docs if doc["kind"] == "Service"]
     assert services == ["platform-api"]
     assert find(docs, "ConfigMap")["data"]["POSTGRES_HOST"] == "db.example.com"
 
 
 def test_external_mode_takes_credentials_from_the_existing_secret() -> None:
-    deployment = find(render(EXTERNAL), "Deployment")
-    (api,) = deployment["spec"]["template"]["spec"]["containers"]
-    assert {"secretRef": {"name": "db-creds"}} in api["envFrom"]
+    docs = render(EXTERNAL)
+    (api,) = find(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    refs = {item["valueFrom"]["secretKeyRef"]["name"] for item in api["env"] if "valueFrom" in item}
+    assert refs == {"db-creds"}
+    (migrate,) = find(docs, "Job")["spec"]["template"]["spec"]["containers"]
+    assert {"secretRef": {"name": "db-creds"}} in migrate["envFrom"]
 
 
 @pytest.mark.parametrize("missing", ["host", "existingSecret"])
@@ -51,23 +54,26 @@ def test_a_generated_password_is_long_random_and_alphanumeric() -> None:
 
 
 def test_an_explicit_password_is_used_as_given() -> None:
-    secret = find(render({"database": {"auth": {"password": "s3cret-enough"}}}), "Secret")
+    secret = find(
+        render({"database": {"auth": {"password": "s3cret-enough"}}}), "Secret", "platform-db"
+    )
     assert base64.b64decode(secret["data"]["POSTGRES_PASSWORD"]) == b"s3cret-enough"
 
 
 def test_the_generated_password_is_read_back_with_lookup_before_a_new_one_is_made() -> None:
-    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    helpers = "".join(p.read_text() for p in sorted((CHART / "templates").glob("_*.tpl")))
     body = helpers.split('define "platform.databasePassword"')[1].split("{{- end }}\n\n")[0]
     assert body.index('lookup "v1" "Secret"') < body.index("randAlphaNum")
     assert 'lookup "v1" "PersistentVolumeClaim"' in body, "a kept PVC must block a new password"
-    for template in ("secret.yaml", "secret-migration-hook.yaml"):
-        text = (CHART / "templates" / template).read_text()
-        assert 'include "platform.databasePassword"' in text, template
+    data = helpers.split('define "platform.databaseSecretData"')[1].split("{{- end }}")[0]
+    assert 'include "platform.databasePassword"' in data
+    secrets = (CHART / "templates" / "secret.yaml").read_text()
+    assert secrets.count('include "platform.databaseSecretData"') == 1, "one render, two Secrets"
 
 
 def test_an_existing_secret_replaces_the_chart_secret_for_the_database_too() -> None:
     docs = render({"database": {"auth": {"existingSecret": "db-creds"}}})
-    assert "Secret" not in kinds(docs)
+    assert [d["metadata"]["name"] for d in docs if d["kind"] == "Secret"] == ["platform-api-token"]
     statefulset = find(docs, "StatefulSet")
     env = statefulset["spec"]["template"]["spec"]["containers"][0]["env"]
     refs = {

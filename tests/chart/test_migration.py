@@ -56,7 +56,7 @@ def test_the_hook_job_uses_an_existing_secret_directly() -> None:
     job = find(docs, "Job", "platform-migration")
     (migrate,) = job["spec"]["template"]["spec"]["containers"]
     assert {"secretRef": {"name": "db-creds"}} in migrate["envFrom"]
-    assert not [doc for doc in docs if doc["kind"] == "Secret"]
+    assert [d["metadata"]["name"] for d in docs if d["kind"] == "Secret"] == ["platform-api-token"]
 
 
 def test_job_mode_renders_a_plain_job_on_install_and_upgrade_and_no_hooks() -> None:

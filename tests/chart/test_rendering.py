@@ -22,10 +22,10 @@ from tests.chart.helm import (
 
 @pytest.mark.parametrize("values", CI_VALUES, ids=lambda path: path.stem)
 def test_helm3_and_helm4_render_the_same_manifests(values: Path) -> None:
-    # Generated passwords differ between any two renders; everything else must not.
-    password = re.compile(r"POSTGRES_PASSWORD: \S+")
-    helm3 = password.sub("", render_text(values_file=values, helm="helm"))
-    helm4 = password.sub("", render_text(values_file=values, helm="helm4"))
+    # Generated passwords and tokens differ between any two renders; everything else must not.
+    password = re.compile(r"(POSTGRES_PASSWORD|token): \S+")
+    helm3 = password.sub(r"\1: x", render_text(values_file=values, helm="helm"))
+    helm4 = password.sub(r"\1: x", render_text(values_file=values, helm="helm4"))
     assert sorted(map(json.dumps, documents(helm3))) == sorted(map(json.dumps, documents(helm4)))
 
 
@@ -72,8 +72,16 @@ def test_helm_test_checks_schema_health_and_db_check_through_the_service() -> No
     (schema,) = pod["spec"]["initContainers"]
     assert schema["command"] == ["platform-migrate", "check"]
     (http,) = pod["spec"]["containers"]
-    assert http["env"] == [{"name": "BASE_URL", "value": "http://platform-api:80"}]
+    assert http["env"] == [
+        {"name": "BASE_URL", "value": "http://platform-api:80"},
+        {
+            "name": "API_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": "platform-api-token", "key": "token"}},
+        },
+    ]
     script = http["command"][-1]
     assert '"/health"' in script
     assert '"/db-check"' in script
+    assert "assert status == 401" in script  # a write without the token is refused
+    assert 'call("POST", "/api/v1/items", os.environ["API_TOKEN"], item)' in script
     assert pod["metadata"]["labels"]["app.kubernetes.io/component"] == "test"

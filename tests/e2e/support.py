@@ -43,6 +43,25 @@ def split_image(reference: str) -> tuple[str, str]:
     return repository, tag
 
 
+def baseline_commit() -> str:
+    """The commit the upgrade test starts from: the one line of tests/e2e/baseline.txt that is."""
+    lines = (ROOT / "tests" / "e2e" / "baseline.txt").read_text().splitlines()
+    return next(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def baseline_tree() -> Path:
+    """That commit's files (`git archive`), extracted once under build/e2e."""
+    commit = baseline_commit()
+    tree = BUILD / f"baseline-{commit}"
+    if not (tree / "k8s").is_dir():
+        tree.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", commit], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
+
+
 @dataclass(frozen=True)
 class Images:
     """The images the suite deploys; `make e2e` passes them from mk/e2e.mk."""
@@ -51,6 +70,7 @@ class Images:
     new: str = os.environ.get("E2E_IMAGE_NEW", "platform-api:1.0.1-e2e")
     bad: str = os.environ.get("E2E_IMAGE_BAD", "platform-api:1.0.2-bad")
     slow: str = os.environ.get("E2E_IMAGE_SLOW", "platform-api:1.0.3-slow")
+    baseline: str = os.environ.get("E2E_IMAGE_BASELINE", f"platform-api:{baseline_commit()}")
     postgres: str = os.environ.get("E2E_POSTGRES_IMAGE", "localhost/platform-postgres:15")
     pull_policy: str = os.environ.get("E2E_PULL_POLICY", "IfNotPresent")
 
@@ -124,10 +144,16 @@ class Helm:
         return str(path)
 
     def deploy(
-        self, action: str, name: str, values: Mapping[str, Any], *flags: str, check: bool = True
+        self,
+        action: str,
+        name: str,
+        values: Mapping[str, Any],
+        *flags: str,
+        check: bool = True,
+        chart: Path = CHART,
     ) -> subprocess.CompletedProcess[str]:
         """`helm install|upgrade platform CHART -f values FLAGS`."""
-        args = [action, RELEASE, str(CHART), "-f", self.values_file(name, values), *flags]
+        args = [action, RELEASE, str(chart), "-f", self.values_file(name, values), *flags]
         result = self.try_run(*args)
         if check and result.returncode != 0:
             raise AssertionError(
@@ -139,6 +165,29 @@ class Helm:
     def history(self) -> list[Obj]:
         out: list[Obj] = json.loads(self.run("history", RELEASE, "-o", "json"))
         return out
+
+
+def make(target: str, kube: Kube) -> subprocess.CompletedProcess[str]:
+    """`make TARGET` (k8s-apply, k8s-delete) against this namespace, with the e2e images."""
+    assert kube.namespace
+    env = os.environ | {
+        "KUBECONFIG": kube.config,
+        "K8S_NAMESPACE": kube.namespace,
+        "API_IMAGE": IMAGES.old,
+        "POSTGRES_IMAGE": IMAGES.postgres,
+        "IMAGE_PULL_POLICY": IMAGES.pull_policy,
+        "K8S_TIMEOUT": "240",
+    }
+    result = subprocess.run(
+        ["make", "-C", str(ROOT), "--no-print-directory", target],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, f"make {target} failed:\n{result.stdout}\n{result.stderr}"
+    return result
 
 
 # --------------------------------------------------------------------------------------------
@@ -259,11 +308,27 @@ def schema_state(kube: Kube, pod: str) -> dict[str, Any]:
     return {"current": current, "ledger": ledger.split(), "tables": tables.split()}
 
 
+# What the API's connections log in as (TCP clients; the test's own psql uses the local socket).
+LOGINS_SQL = (
+    "SELECT string_agg(DISTINCT a.usename || ':' || r.rolsuper, ',') FROM pg_stat_activity a "
+    "JOIN pg_roles r ON r.rolname = a.usename "
+    "WHERE a.client_addr IS NOT NULL AND a.backend_type = 'client backend'"
+)
+
+
+def database_logins(kube: Kube, pod: str) -> set[str]:
+    """`role:is_superuser` of every TCP session the database has: who the API logs in as."""
+    return set(filter(None, psql(kube, pod, LOGINS_SQL).split(",")))
+
+
 API_CALL = """
 import json, sys, urllib.error, urllib.request
-method, path, body = sys.argv[1], sys.argv[2], sys.argv[3]
+method, path, body, token = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+headers = {"Content-Type": "application/json"}
+if token:
+    headers["Authorization"] = "Bearer " + token
 request = urllib.request.Request("http://127.0.0.1:8000" + path, method=method,
-    data=body.encode() if body else None, headers={"Content-Type": "application/json"})
+    data=body.encode() if body else None, headers=headers)
 try:
     with urllib.request.urlopen(request, timeout=10) as response:
         status, payload = response.status, response.read()
@@ -273,13 +338,22 @@ print(json.dumps({"status": status, "body": payload.decode()}))
 """
 
 
+TOKEN_SECRET = "platform-api-token"
+
+
+def api_token(kube: Kube, secret: str = TOKEN_SECRET, key: str = "token") -> str:
+    """The writers' bearer token, read from its Secret as every writer does."""
+    data = kube.get("secret", secret)["data"]
+    return base64.b64decode(data[key]).decode()
+
+
 def api_call(
-    kube: Kube, pod: str, method: str, path: str, body: Obj | None = None
+    kube: Kube, pod: str, method: str, path: str, body: Obj | None = None, *, token: str = ""
 ) -> tuple[int, Any]:
     """An HTTP request to the API from inside one API pod (no port-forward needed)."""
     out = kube.run(
         "exec", pod, "-c", "api", "--", "python", "-c", API_CALL, method, path,
-        json.dumps(body) if body is not None else "",
+        json.dumps(body) if body is not None else "", token,
     )  # fmt: skip
     result = json.loads(out.strip().splitlines()[-1])
     text = result["body"]
@@ -300,6 +374,7 @@ LOAD_SCRIPT = r"""
 import http.client, json, os, threading, time
 HOST, PORT = os.environ["LOAD_HOST"], int(os.environ["LOAD_PORT"])
 WORKERS, PAUSE = int(os.environ["LOAD_WORKERS"]), float(os.environ["LOAD_PAUSE"])
+TOKEN, WRITE_EVERY = os.environ.get("API_TOKEN", ""), int(os.environ["LOAD_WRITE_EVERY"])
 MAX_SECONDS, MAX_REQUESTS = float(os.environ["MAX_SECONDS"]), int(os.environ["MAX_REQUESTS"])
 NAME = os.environ.get("HOSTNAME", "load")
 lock = threading.Lock()
@@ -312,6 +387,8 @@ def request(method, path, body=None):
     conn = http.client.HTTPConnection(HOST, PORT, timeout=10)
     try:
         headers = {"Connection": "close"}
+        if TOKEN and method != "GET":
+            headers["Authorization"] = "Bearer " + TOKEN
         data = None
         if body is not None:
             data = json.dumps(body).encode()
@@ -333,7 +410,7 @@ def worker(index):
         version, error, status = None, None, None
         started = time.time()
         try:
-            if n % 10 == 0:
+            if WRITE_EVERY and n % WRITE_EVERY == 0:
                 status, payload = request("POST", "/api/v1/items", {"name": f"{NAME}-{index}-{n}"})
             elif n % 3 == 0:
                 status, payload = request("GET", "/")
@@ -421,6 +498,10 @@ class LoadGenerator:
     pause: float = 0.05
     max_seconds: int = 420
     max_requests: int = 60000
+    # Every n-th request is a POST with the token (0: reads only, what an old client can still do).
+    write_every: int = 10
+    # The writers' interface: the token Secret's key `token`, read when the pod starts.
+    token_secret: str = TOKEN_SECRET
     result: LoadResult | None = field(default=None, init=False)
 
     def manifest(self) -> Obj:
@@ -431,6 +512,13 @@ class LoadGenerator:
             "LOAD_PAUSE": str(self.pause),
             "MAX_SECONDS": str(self.max_seconds),
             "MAX_REQUESTS": str(self.max_requests),
+            "LOAD_WRITE_EVERY": str(self.write_every),
+        }
+        token = {
+            "name": "API_TOKEN",
+            "valueFrom": {
+                "secretKeyRef": {"name": self.token_secret, "key": "token", "optional": True}
+            },
         }
         return {
             "apiVersion": "v1",
@@ -455,7 +543,7 @@ class LoadGenerator:
                         "image": self.image,
                         "imagePullPolicy": IMAGES.pull_policy,
                         "command": ["python", "-c", LOAD_SCRIPT],
-                        "env": [{"name": k, "value": v} for k, v in env.items()],
+                        "env": [*({"name": k, "value": v} for k, v in env.items()), token],
                         "securityContext": {
                             "allowPrivilegeEscalation": False,
                             "readOnlyRootFilesystem": True,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 
@@ -14,10 +12,11 @@ from tests.cluster.kube import Kube, port_forward
 from tests.e2e.conftest import namespace
 from tests.e2e.support import (
     IMAGES,
-    ROOT,
+    api_token,
     assert_final_state,
     check_security,
     leftovers,
+    make,
     wait_for,
 )
 from tests.e2e.timeline import TIMELINE
@@ -29,28 +28,6 @@ MIGRATION = "app.kubernetes.io/name=platform,app.kubernetes.io/component=migrati
 @pytest.fixture(scope="module")
 def raw(cluster: Kube) -> Iterator[Kube]:
     yield from namespace(cluster, "raw")
-
-
-def make(target: str, kube: Kube) -> subprocess.CompletedProcess[str]:
-    assert kube.namespace
-    env = os.environ | {
-        "KUBECONFIG": kube.config,
-        "K8S_NAMESPACE": kube.namespace,
-        "API_IMAGE": IMAGES.old,
-        "POSTGRES_IMAGE": IMAGES.postgres,
-        "IMAGE_PULL_POLICY": IMAGES.pull_policy,
-        "K8S_TIMEOUT": "240",
-    }
-    result = subprocess.run(
-        ["make", "-C", str(ROOT), "--no-print-directory", target],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert result.returncode == 0, f"make {target} failed:\n{result.stdout}\n{result.stderr}"
-    return result
 
 
 def test_k8s_apply_reaches_the_seed_final_state(raw: Kube) -> None:
@@ -76,7 +53,9 @@ def test_k8s_apply_reaches_the_seed_final_state(raw: Kube) -> None:
 
 def test_service_serves_through_port_forward(raw: Kube) -> None:
     with (
-        TIMELINE.step("raw: port-forward svc/platform-api: /, /health, /db-check, items") as step,
+        TIMELINE.step(
+            "raw: port-forward svc/platform-api: /, /health, /db-check, items (401, then token)"
+        ) as step,
         port_forward(raw, "svc/platform-api", 80) as base,
         httpx.Client(base_url=base, timeout=10) as client,
     ):
@@ -85,7 +64,10 @@ def test_service_serves_through_port_forward(raw: Kube) -> None:
             assert response.status_code == 200, (path, response.status_code, response.text)
         assert client.get("/").json()["version"] == IMAGES.old.rpartition(":")[2]
         name = f"raw-{uuid.uuid4().hex[:8]}"
-        created = client.post("/api/v1/items", json={"name": name, "description": "e2e"})
+        item = {"name": name, "description": "e2e"}
+        assert client.post("/api/v1/items", json=item).status_code == 401
+        headers = {"Authorization": f"Bearer {api_token(raw)}"}
+        created = client.post("/api/v1/items", json=item, headers=headers)
         assert created.status_code == 201, created.text
         item = created.json()
         read = client.get(f"/api/v1/items/{item['id']}")

@@ -80,7 +80,13 @@ def test_install_hook_mode_with_wait(kube: Kube, helm: Helm) -> None:
     notes = result.stdout.split("NOTES:", 1)[1]
     (BUILD / f"{helm.namespace}-NOTES.txt").write_text(notes)
     TIMELINE.notes["helm3 install (hook mode)"] = notes
-    for expected in ("port-forward service/platform-api", "helm test platform", "hook mode"):
+    for expected in (
+        "port-forward service/platform-api",
+        "helm test platform",
+        "hook mode",
+        "get secret platform-api-token -o jsonpath='{.data.token}'",  # the writers' interface
+        "The API logs in as platform_app_a",
+    ):
         assert expected in notes, (expected, notes)
     assert "data-platform-postgres-0 is kept" in notes
 

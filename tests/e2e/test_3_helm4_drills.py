@@ -22,6 +22,7 @@ from tests.e2e.support import (
     Helm,
     LoadGenerator,
     api_call,
+    api_token,
     assert_final_state,
     chart_values,
     check_security,
@@ -134,7 +135,9 @@ def test_db_pod_killed_under_load(kube: Kube) -> None:
     before = {p["metadata"]["name"]: restart_counts(p) for p in api}
     first = api[0]["metadata"]["name"]
     name = f"before-kill-{uuid.uuid4().hex[:8]}"
-    status, item = api_call(kube, first, "POST", "/api/v1/items", {"name": name})
+    status, item = api_call(
+        kube, first, "POST", "/api/v1/items", {"name": name}, token=api_token(kube)
+    )
     assert status == 201, item
     kill_uid = kube.get("pod", POSTGRES)["metadata"]["uid"]
     load = LoadGenerator(kube, "load-db-kill", IMAGES.old, "platform-api").start()

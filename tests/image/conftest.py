@@ -13,6 +13,9 @@ import pytest
 from dockerctl import HARDENED, Api, Database
 
 StartApi = Callable[..., Api]
+# The writers' token of every API container started here; sent by `tests.image.test_runtime`.
+API_TOKEN = f"image-test-token-{secrets.token_hex(16)}"
+TOKENS_DIR = "/run/secrets/platform/api-tokens"
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +48,7 @@ def database(network: str, suffix: str) -> Iterator[Database]:
         # Random, so the layer scan can prove it never reached the image.
         password=f"image-test-pw-{secrets.token_hex(12)}",
         name="platform",
+        app_password=f"image-test-app-pw-{secrets.token_hex(12)}",
     )
     try:
         dockerctl.start_postgres(db.container, network, db.user, db.password, db.name)
@@ -57,7 +61,7 @@ def database(network: str, suffix: str) -> Iterator[Database]:
 def migration(image: str, database: Database) -> subprocess.CompletedProcess[str]:
     """`platform-migrate upgrade` run once in the hardened container; tests assert its result."""
     return dockerctl.docker(
-        "run", "--rm", *HARDENED, "--network", database.network, *database.app_env(),
+        "run", "--rm", *HARDENED, "--network", database.network, *database.migrate_env(),
         image, "platform-migrate", "upgrade",
         check=False,
         timeout=120,
@@ -80,8 +84,23 @@ def _run_api(image: str, database: Database, name: str, env: list[str]) -> Api:
 
 
 @pytest.fixture(scope="session")
+def api_tokens(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """`docker run` arguments mounting a token directory as the chart mounts its Secret."""
+    directory = tmp_path_factory.mktemp("api-tokens")
+    (directory / "token").write_text(API_TOKEN + "\n")
+    # The container's user (10001) reads it through a read-only bind mount.
+    directory.chmod(0o755)
+    (directory / "token").chmod(0o644)
+    return ["-v", f"{directory}:{TOKENS_DIR}:ro", "-e", f"API_TOKENS_DIR={TOKENS_DIR}"]
+
+
+@pytest.fixture(scope="session")
 def start_api(
-    image: str, database: Database, migration: subprocess.CompletedProcess[str], suffix: str
+    image: str,
+    database: Database,
+    migration: subprocess.CompletedProcess[str],
+    suffix: str,
+    api_tokens: list[str],
 ) -> Iterator[StartApi]:
     """Start API containers on the migrated database (removed at the end of the session)."""
     if migration.returncode != 0:
@@ -92,7 +111,9 @@ def start_api(
         """`env`: `docker run -e` arguments; default POSTGRES_* for the test database."""
         name = f"platform-image-test-{role}-{suffix}"
         started.append(name)
-        return _run_api(image, database, name, database.app_env() if env is None else env)
+        return _run_api(
+            image, database, name, [*(database.app_env() if env is None else env), *api_tokens]
+        )
 
     try:
         yield start

@@ -7,6 +7,7 @@ import json
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -15,20 +16,31 @@ import dockerctl
 import pytest
 from dockerctl import HARDENED, Api, Database
 
+from tests.image.conftest import API_TOKEN
+
 # `docker stop -t`: longer than the app's own drain deadline (SHUTDOWN_TIMEOUT_SECONDS=20).
 GRACE_SECONDS = 25
 
 
 def request(
-    method: str, url: str, body: dict[str, Any] | None = None, timeout: float = 30
+    method: str,
+    url: str,
+    body: dict[str, Any] | None = None,
+    timeout: float = 30,
+    token: str | None = API_TOKEN,
 ) -> tuple[int, Any]:
+    """One request, as a writer sends it: with the bearer token unless `token` is None."""
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(  # noqa: S310 (loopback URLs only)
-        url, data=data, method=method, headers={"content-type": "application/json"}
-    )
-    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
-        status: int = resp.status
-        return status, json.loads(resp.read() or b"null")
+    headers = {"content-type": "application/json"}
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (loopback only)
+            status: int = resp.status
+            return status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
 
 
 def proc_status(container: str) -> dict[str, str]:
@@ -45,9 +57,14 @@ def test_migration_is_idempotent_and_check_and_wait_pass(
     image: str, database: Database, migration: subprocess.CompletedProcess[str]
 ) -> None:
     assert migration.returncode == 0
-    for command in (["upgrade"], ["check"], ["wait", "--schema", "--timeout", "30"]):
+    runs = [
+        (["upgrade"], database.migrate_env()),
+        (["check"], database.app_env()),  # what helm test and the API's initContainer run
+        (["wait", "--schema", "--timeout", "30"], database.app_env()),
+    ]
+    for command, env in runs:
         proc = dockerctl.docker(
-            "run", "--rm", *HARDENED, "--network", database.network, *database.app_env(),
+            "run", "--rm", *HARDENED, "--network", database.network, *env,
             image, "platform-migrate", *command,
             check=False, timeout=120,
         )  # fmt: skip
@@ -59,6 +76,16 @@ def test_invalid_configuration_exits_2(image: str) -> None:
     for command in (["platform-api"], ["platform-migrate", "upgrade"]):
         proc = dockerctl.docker("run", "--rm", *HARDENED, image, *command, check=False, timeout=60)
         assert proc.returncode == 2, f"{command}: {proc.returncode}\n{proc.stdout}{proc.stderr}"
+
+
+def test_production_without_a_token_source_exits_2(image: str) -> None:
+    proc = dockerctl.docker(
+        "run", "--rm", *HARDENED, "-e", "APP_ENV=production",
+        "-e", "DATABASE_URL=postgresql://u:p@db/app", image,
+        check=False, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "API_TOKENS_DIR: required when APP_ENV=production" in proc.stderr
 
 
 def test_runs_as_numeric_non_root_without_capabilities(api: Api) -> None:
@@ -90,6 +117,8 @@ def test_identity_health_and_readiness_through_published_port(api: Api) -> None:
 
 def test_items_round_trip(api: Api, suffix: str) -> None:
     name = f"image-test-{suffix}"
+    assert request("POST", f"{api.url}/api/v1/items", {"name": name}, token=None)[0] == 401
+    assert request("POST", f"{api.url}/api/v1/items", {"name": name}, token="w" * 20)[0] == 403
     status, created = request("POST", f"{api.url}/api/v1/items", {"name": name})
     assert status == 201
     assert created["name"] == name
@@ -106,7 +135,7 @@ def test_serves_with_only_database_url(
     """`docker run -e DATABASE_URL=...`: the one-variable form the issue's "done" names."""
     assert migration.returncode == 0
     url = (
-        f"postgresql://{database.user}:{database.password}"
+        f"postgresql://{database.app_user}:{database.app_password}"
         f"@{database.container}:5432/{database.name}"
     )
     api = start_api("url", ["-e", f"DATABASE_URL={url}"])

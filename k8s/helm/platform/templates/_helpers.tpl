@@ -173,7 +173,7 @@ LOG_LEVEL: {{ .Values.config.logLevel | quote }}
 POSTGRES_HOST: {{ include "platform.databaseHost" . | quote }}
 POSTGRES_PORT: {{ .Values.database.port | quote }}
 POSTGRES_DB: {{ .Values.database.name | quote }}
-POSTGRES_SSLMODE: {{ .Values.database.sslMode | quote }}
+POSTGRES_SSLMODE: {{ include "platform.databaseSslMode" . | quote }}
 DB_POOL_MIN_SIZE: {{ include "platform.number" .Values.config.dbPoolMinSize | quote }}
 DB_POOL_MAX_SIZE: {{ include "platform.number" .Values.config.dbPoolMaxSize | quote }}
 DB_POOL_TIMEOUT_SECONDS: {{ include "platform.number" .Values.config.dbPoolTimeoutSeconds | quote }}
@@ -192,15 +192,17 @@ SHUTDOWN_TIMEOUT_SECONDS: {{ include "platform.number" .Values.config.shutdownTi
 MIGRATE_WAIT_TIMEOUT_SECONDS: {{ include "platform.number" .Values.config.migrateWaitTimeoutSeconds | quote }}
 MIGRATE_LOCK_TIMEOUT_SECONDS: {{ include "platform.number" .Values.config.migrateLockTimeoutSeconds | quote }}
 MIGRATE_DDL_LOCK_TIMEOUT_SECONDS: {{ include "platform.number" .Values.config.migrateDdlLockTimeoutSeconds | quote }}
+{{ include "platform.accessConfigData" . }}
 {{- end }}
 
 {{/*
-Name of the plain migration Job: derived from what it runs (image reference + runId), so a new
-image is a new Job (Jobs are immutable: patching one fails with "field is immutable") and an
-unchanged image is the same, already-completed Job (nothing re-runs on a no-op sync).
+Name of the plain migration Job: derived from what it runs (image reference + runId + the roles it
+makes, platform.accessChecksum), so a new image or login is a new Job (Jobs are immutable:
+patching one fails with "field is immutable") and an unchanged image is the same,
+already-completed Job (nothing re-runs on a no-op sync).
 */}}
 {{- define "platform.migrationJobName" -}}
-{{- $hash := printf "%s|%s" (include "platform.image" .) .Values.migration.runId | sha256sum | trunc 10 }}
+{{- $hash := printf "%s|%s|%s" (include "platform.image" .) .Values.migration.runId (include "platform.accessChecksum" .) | sha256sum | trunc 10 }}
 {{- printf "%s-migration-%s" (include "platform.fullname" .) $hash }}
 {{- end }}
 
@@ -214,7 +216,7 @@ Keys the ConfigMap and Secret inject with envFrom. extraEnv may not repeat them:
 entry silently wins over envFrom, so a stray POSTGRES_HOST would bypass the chart's settings.
 */}}
 {{- define "platform.validateExtraEnv" -}}
-{{- $managed := list "POSTGRES_USER" "POSTGRES_PASSWORD" "DATABASE_URL" }}
+{{- $managed := list "POSTGRES_USER" "POSTGRES_PASSWORD" "DATABASE_URL" "API_TOKENS_DIR" }}
 {{- range $key, $_ := (include "platform.configData" . | fromYaml) }}
 {{- $managed = append $managed $key }}
 {{- end }}
@@ -303,6 +305,7 @@ Call with (dict "root" $ "config" <ConfigMap name> "secret" <Secret name>).
   volumeMounts:
     - name: tmp
       mountPath: /tmp
+    {{- include "platform.databaseCaMount" .root | nindent 4 }}
 {{- end }}
 
 {{/*
@@ -340,8 +343,10 @@ containers:
     volumeMounts:
       - name: tmp
         mountPath: /tmp
+      {{- include "platform.databaseCaMount" $root | nindent 6 }}
 volumes:
   - name: tmp
     emptyDir:
       sizeLimit: 64Mi
+  {{- include "platform.databaseCaVolume" $root | nindent 2 }}
 {{- end }}

@@ -1,0 +1,93 @@
+"""The raw manifests upgraded over an existing install: the baseline's `k8s_apply.py apply`
+(its own manifests, its image), then this tree's `make k8s-apply` over it, under a read load.
+
+The Secret `platform-db` of the baseline gains the API's login keys (its password is kept), the
+token Secret is created, the migration Job makes the roles, and the API rolls onto its login.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.cluster.kube import Kube
+from tests.e2e.conftest import namespace
+from tests.e2e.support import (
+    IMAGES,
+    LoadGenerator,
+    api_call,
+    api_token,
+    baseline_commit,
+    baseline_tree,
+    database_logins,
+    leftovers,
+    make,
+    psql,
+    ready_api_pods,
+    wait_for,
+)
+from tests.e2e.timeline import TIMELINE
+
+API = "app.kubernetes.io/name=platform,app.kubernetes.io/component=api"
+
+
+@pytest.fixture(scope="module")
+def raw(cluster: Kube) -> Iterator[Kube]:
+    yield from namespace(cluster, "raw-upgrade")
+
+
+def logins(kube: Kube) -> set[str]:
+    return database_logins(kube, "postgres-0")
+
+
+def test_raw_manifests_upgrade_over_the_baseline_under_load(raw: Kube) -> None:
+    assert raw.namespace
+    with TIMELINE.step(f"raw upgrade: the baseline {baseline_commit()}'s k8s_apply.py") as step:
+        script = baseline_tree() / "tools" / "k8s_apply.py"
+        env = os.environ | {
+            "KUBECONFIG": raw.config, "K8S_NAMESPACE": raw.namespace, "K8S_TIMEOUT": "240",
+            "API_IMAGE": IMAGES.baseline, "POSTGRES_IMAGE": IMAGES.postgres,
+            "IMAGE_PULL_POLICY": IMAGES.pull_policy,
+        }  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, str(script), "apply"],
+            env=env, capture_output=True, text=True, timeout=900, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        (pod,) = ready_api_pods(raw, API, 1)
+        for n in range(10):
+            status, _ = api_call(raw, pod["metadata"]["name"], "POST", "/api/v1/items",
+                                 {"name": f"raw-baseline-{n}"})  # fmt: skip
+            assert status == 201
+        wait_for(lambda: logins(raw) == {"platform:true"}, "the baseline API's login")
+        step.note = "10 items written without a token; the API logs in as platform:superuser"
+    load = LoadGenerator(raw, "load-raw-upgrade", IMAGES.old, "platform-api", write_every=0)
+    load.start()
+    wait_for(lambda: load.progress()["sent"] > 0, "the read load to start", timeout=60)
+    with TIMELINE.step("raw upgrade: make k8s-apply of this tree over it, under a read load") as s:
+        make("k8s-apply", raw)
+        ready_api_pods(raw, API, 1, IMAGES.old)
+        loaded = load.stop()
+        s.note = loaded.summary()
+    TIMELINE.figure("raw upgrade from the baseline (reads): sent/failed",
+                    f"{loaded.sent}/{loaded.failed}")  # fmt: skip
+    assert loaded.failed == 0, loaded.errors
+    assert loaded.sent > 50, loaded.summary()
+    with TIMELINE.step("raw upgrade: data intact, API on platform_app_a, writes need the token"):
+        count = psql(
+            raw, "postgres-0", "SELECT count(*) FROM items WHERE name LIKE 'raw-baseline-%'"
+        )
+        assert count == "10"
+        wait_for(lambda: logins(raw) == {"platform_app_a:false"}, "the API's own login")
+        (pod,) = ready_api_pods(raw, API, 1)
+        name = pod["metadata"]["name"]
+        assert api_call(raw, name, "POST", "/api/v1/items", {"name": "x"})[0] == 401
+        token = api_token(raw)
+        assert api_call(raw, name, "POST", "/api/v1/items", {"name": "x"}, token=token)[0] == 201
+    with TIMELINE.step("raw upgrade: make k8s-delete"):
+        make("k8s-delete", raw)
+        wait_for(lambda: leftovers(raw) == [], "an empty namespace", timeout=120)
