@@ -45,8 +45,17 @@ lint: sync ## ruff + mypy strict.
 # $(1): test paths, $(2): extra pytest options.
 PYTEST = $(RUN) pytest $(2) $(1) || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests in $(1)"; exit $$rc; }
 
+# The TLS tests need a PostgreSQL built with OpenSSL, which the embedded wheel is not: Debian's
+# postgresql-15, installed when missing (as root; its package scripts must not start a cluster).
+TLS_POSTGRES := /usr/lib/postgresql/15/bin/postgres
+
+$(TLS_POSTGRES):
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-15; \
+	  rc=$$?; rm -f /usr/sbin/policy-rc.d; exit $$rc
+
 .PHONY: test
-test: sync ## The whole suite against a real PostgreSQL the session starts itself.
+test: sync $(TLS_POSTGRES) ## The whole suite: app + migrations against real PostgreSQL servers it starts, plus the chart and monitoring checks (mk/).
 	$(call PYTEST,tests/app tests/migrations,--cov --cov-report=term)
 
 .PHONY: tools

@@ -30,6 +30,13 @@ NOT_IN_CONFIG = {
     "postgres_password",
     "postgres_sslmode",
     "pgpassword",
+    # Access (ADR 0050/0051): from `api.auth.*` and `database.auth.app.*`, Secrets and volumes.
+    "api_tokens_dir",
+    "api_auth_reads",
+    "app_postgres_user",
+    "app_postgres_password",
+    "app_postgres_group",
+    "app_postgres_retired_users",
 }
 CONSTRAINTS = {"ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum", "lt": "exclusiveMaximum"}
 
@@ -72,7 +79,9 @@ def test_database_values_have_the_settings_bounds(path: tuple[str, str], name: s
     node = SCHEMA["properties"][path[0]]["properties"][path[1]]
     if name is None:  # sslmode: a pattern in the settings, an enum in the schema
         pattern = Settings.model_fields["postgres_sslmode"].metadata[0].pattern
-        assert node["enum"] == re.fullmatch(r"\^\((.*)\)\$", pattern).group(1).split("|")  # type: ignore[union-attr]
+        modes = re.fullmatch(r"\^\((.*)\)\$", pattern).group(1).split("|")  # type: ignore[union-attr]
+        # "" is the chart's own: the mode's default (disable bundled, require external).
+        assert node["enum"] == ["", *modes]
     else:
         schema = {key: node[key] for key in ("type", "minimum", "maximum")}
         assert schema == expected_schema(name)
