@@ -313,13 +313,10 @@ def kube_proxy(ctx: Context) -> list[str]:
     return [*ctx.kube("kube-proxy"), f"--config={kube_proxy_config_file(ctx)}", "--v=1"]
 
 
-def configure_provisioner(ctx: Context) -> None:
-    ctx.paths.volume_root.mkdir(parents=True, exist_ok=True)
-
-
 def hostpath_provisioner(ctx: Context) -> list[str]:
     """The default StorageClass's provisioner: a world-writable directory per claim, on the
-    node the scheduler picked (every node's directory is under one host directory)."""
+    node the scheduler picked (every node's directory is under one host directory, made by
+    `up`)."""
     return [
         *ctx.kube("hostpath-provisioner"),
         f"--kubeconfig={ctx.paths.etc / 'hostpath-provisioner.kubeconfig'}",

@@ -271,7 +271,7 @@ class Paths:
     @property
     def node_count(self) -> Path:
         """How many nodes `up` started (a number; `make cluster-test` reads it too)."""
-        return self.state / "nodes"
+        return self.state / "node-count"
 
     @property
     def snapshot(self) -> Path:

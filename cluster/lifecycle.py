@@ -110,7 +110,8 @@ def up(paths: Paths, count: int) -> None:
     node_image = build(paths, workers=count > 1)
     nodes = config.nodes(count)
     teardown.snapshot_host(paths)
-    for directory in (paths.etc, paths.pids, paths.logs, paths.run):
+    volumes = [paths.volumes(node) for node in nodes]
+    for directory in (paths.etc, paths.pids, paths.logs, paths.run, *volumes):
         directory.mkdir(parents=True, exist_ok=True)
     paths.node_count.write_text(f"{count}\n")
     _credentials(paths, nodes)

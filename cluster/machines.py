@@ -119,8 +119,7 @@ class Worker:
     def create(self, image: str, peers: list[Node]) -> None:
         """Create and boot the node's container (its daemons are the steps' business)."""
         volumes = self.paths.volumes(self.node)
-        for directory in (self.local.root, self.local.logs, volumes):
-            directory.mkdir(parents=True, exist_ok=True)
+        self.local.logs.mkdir(parents=True, exist_ok=True)
         mounts = [
             # Binaries and image archives from the host, read-only.
             f"{self.paths.bin}:{self.paths.bin}:ro",
@@ -139,8 +138,18 @@ class Worker:
             f"--hostname={self.container}",
             f"--label={config.NODE_LABEL}={self.node.name}",
             f"--label={config.NODE_LABEL}.repo={self.paths.repo}",
-            # A node manages mounts, cgroups, iptables and network namespaces of its own.
-            "--privileged",
+            # A node manages mounts, cgroups, iptables and network namespaces of its own:
+            # `--privileged` but for CAP_SYS_RESOURCE, which runc cannot grant here (these
+            # machines withhold it: "unable to apply caps"). What else --privileged gives,
+            # one by one: no seccomp or AppArmor profile, /proc and /sys unmasked, every
+            # device (kmsg for the kubelet's OOM watcher), and /sys writable (at boot).
+            "--cap-add=ALL",
+            "--cap-drop=SYS_RESOURCE",
+            "--security-opt=seccomp=unconfined",
+            "--security-opt=apparmor=unconfined",
+            "--security-opt=systempaths=unconfined",
+            "--device-cgroup-rule=a *:* rwm",
+            "--device=/dev/kmsg",
             # Its own cgroup namespace: the node's kubelet sees its container's cgroup as the
             # root and nests the pods below it, away from the host node's `kubepods`.
             "--cgroupns=private",
@@ -161,6 +170,9 @@ class Worker:
     def boot_script(self, peers: list[Node]) -> str:
         lines = [
             "set -eu",
+            # Docker mounts /sys and the cgroup hierarchies read-only unless --privileged.
+            "mount -o remount,bind,rw /sys",
+            "for h in /sys/fs/cgroup/*; do mount -o remount,bind,rw $h; done",
             # Volume mounts the kubelet makes must reach the containers (mount propagation).
             "mount --make-rshared /",
             # The kubelet's cgroup root (KubeletConfiguration cgroupRoot), in every hierarchy;

@@ -133,7 +133,6 @@ STEPS: tuple[Step, ...] = (
         "hostpath-provisioner",
         Role.CONTROL_PLANE,
         components.hostpath_provisioner,
-        configure=components.configure_provisioner,
         needs=("kube-apiserver",),
     ),
 )

@@ -96,11 +96,12 @@ def _stop_strays(paths: Paths, *signatures: str) -> None:
 
 
 def _stop_host_processes(paths: Paths) -> None:
-    """The host's daemons in the reverse of their start order; containers before containerd."""
+    """The host's daemons in the reverse of their start order; the pods with their kubelet
+    (a pod still watching the apiserver holds up the apiserver's graceful stop)."""
     for daemon in reversed(DAEMONS):
-        if daemon.name == "containerd":
-            _stop_containers(paths)
         stop_daemon(daemon.name, paths.pids)
+        if daemon.name == "kubelet":
+            _stop_containers(paths)
     _stop_strays(paths, str(paths.etc / "containerd.toml"), f"--data-dir={paths.etcd_data}")
 
 

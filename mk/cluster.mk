@@ -44,7 +44,7 @@ cluster-node-start: ## Boot worker node NODE again and wait until it is Ready: m
 # With the harness's cluster, the suite also checks the node count it was started with.
 .PHONY: cluster-test
 cluster-test: sync ## Smoke suite (tests/cluster) against KUBECONFIG if set, else the test cluster's kubeconfig.
-	if [ -z "$${KUBECONFIG:-}" ] && [ -f .cluster/state/nodes ]; then export CLUSTER_NODES=$$(cat .cluster/state/nodes); fi; \
+	if [ -z "$${KUBECONFIG:-}" ] && [ -f .cluster/state/node-count ]; then export CLUSTER_NODES=$$(cat .cluster/state/node-count); fi; \
 	KUBECONFIG="$${KUBECONFIG:-$(CLUSTER_KUBECONFIG)}" $(call PYTEST,tests/cluster)
 
 .PHONY: cluster-lifecycle

@@ -27,7 +27,8 @@ class Web:
 
     @property
     def service(self) -> str:
-        return self.pod
+        # Not the pod's name: a pod resolves its own hostname to itself (/etc/hosts).
+        return f"to-{self.pod}"
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def webs(cluster: Kube, nodes: list[str]) -> Iterator[tuple[Kube, list[Web]]]:
             service = {
                 "apiVersion": "v1",
                 "kind": "Service",
-                "metadata": {"name": name},
+                "metadata": {"name": f"to-{name}"},
                 "spec": {
                     "selector": {"app": name},
                     "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
