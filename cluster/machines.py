@@ -2,10 +2,10 @@
 
 Both offer the same three operations to `cluster/steps.py`: start a daemon (logging to the
 node's log directory, its PID remembered), tell which daemons still run, and run a command.
-A worker is a privileged Docker container of the node image (cluster/nodeimage.py) whose
-init is the harness's `pause` binary (it only reaps orphans): the container is the machine,
-so stopping it is losing the node, and every process, mount and network namespace of the node
-goes with it.
+A worker is a (nearly privileged) Docker container of the node image (cluster/nodeimage.py)
+whose init is the harness's `pause` binary (it only reaps orphans): the container is the
+machine, so stopping it is losing the node, and every process, mount and network namespace of
+the node goes with it.
 """
 
 from __future__ import annotations

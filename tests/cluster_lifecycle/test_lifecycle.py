@@ -1,5 +1,5 @@
-"""The harness's lifecycle on this machine: `up`, a worker lost and brought back, `down`, and
-nothing left behind.
+"""The harness's lifecycle on this machine: `up`, images loaded into every node, a worker lost
+and brought back, `down`, and nothing left behind.
 
 Runs `python -m cluster` itself, as root, with 1 node and with NODES (default 3); a Docker
 engine must answer for the workers. It starts and removes its own clusters: none may be running
@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,8 @@ from tests.cluster_lifecycle import footprint
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_LABEL = "platform-cluster.node"
+BUSYBOX = "localhost/platform-busybox:1.35"
+PROBE_IMAGE = "localhost/platform-load-probe:1"
 # The categories a running cluster must show: proof the footprint can see one at all.
 VISIBLE_WHILE_UP = ("interfaces", "routes", "iptables", "mounts", "cgroups", "processes", "state")
 
@@ -74,6 +77,22 @@ def _reachable(address: str, port: int) -> bool:
     return True
 
 
+@contextmanager
+def probe_image() -> Iterator[str]:
+    """A docker image no node has yet: the harness's busybox under a name of its own."""
+    docker = footprint.DOCKER
+    archive = REPO / ".cluster" / "images" / "busybox.tar"
+    inspect = [docker, "image", "inspect", BUSYBOX]
+    had_busybox = subprocess.run(inspect, capture_output=True, check=False).returncode == 0
+    subprocess.run([docker, "load", "--input", str(archive)], capture_output=True, check=True)
+    subprocess.run([docker, "tag", BUSYBOX, PROBE_IMAGE], check=True)
+    try:
+        yield PROBE_IMAGE
+    finally:
+        leftover = [PROBE_IMAGE] if had_busybox else [PROBE_IMAGE, BUSYBOX]
+        subprocess.run([docker, "rmi", *leftover], capture_output=True, check=False)
+
+
 def _assert_up_then_gone(
     before: dict[str, set[str]], during: dict[str, set[str]], after: dict[str, set[str]]
 ) -> None:
@@ -117,6 +136,14 @@ def test_a_lost_worker_comes_back_and_down_leaves_nothing(machine: footprint.Own
     apps.run("wait", "--for=create", "serviceaccount/default", "--timeout=60s")
     apps.apply(pod("survivor", container("main", "exec sleep 3600"), **on_node(lost)))
     apps.wait("condition=Ready", "pod/survivor")
+    # `load` puts an image on every node: a pod that may not pull it runs anywhere.
+    with probe_image() as image:
+        harness("load", image)
+    for node in names:
+        probe = container("main", "exec sleep 3600", image=image, imagePullPolicy="Never")
+        apps.apply(pod(f"loaded-on-{node}", probe, **on_node(node)))
+    for node in names:
+        apps.wait("condition=Ready", f"pod/loaded-on-{node}")
     kubelet_before = _reachable(lost_ip, 10250)
 
     harness("stop-node", str(count))
