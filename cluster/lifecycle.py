@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cluster import (
@@ -190,10 +192,20 @@ def start_node(paths: Paths, index: int) -> None:
         log(f"{worker.node.name} already runs")
         return
     started = time.monotonic()
+    # Whole seconds, as the API's timestamps: the kubelet's first report after the restart.
+    since = datetime.now(UTC).replace(microsecond=0)
     worker.restart(config.nodes(node_count(paths)))
     start(paths, Host(paths), [worker], control_plane=False)
-    kubectl(paths, "wait", "--for=condition=Ready", f"node/{worker.node.name}", "--timeout=120s")
+    # The Node may still show Ready from before it was lost: wait for a fresh heartbeat.
+    wait_for(f"{worker.node.name} Ready", lambda: _reports_ready(paths, worker.node, since), 120)
     log(f"{worker.node.name} Ready again in {time.monotonic() - started:.0f} s")
+
+
+def _reports_ready(paths: Paths, node: Node, since: datetime) -> bool:
+    status = json.loads(kubectl(paths, "get", "node", node.name, "-o", "json"))["status"]
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    heartbeat = datetime.fromisoformat(ready["lastHeartbeatTime"].replace("Z", "+00:00"))
+    return bool(ready["status"] == "True" and heartbeat >= since)
 
 
 # --- status and images ---------------------------------------------------------------------
