@@ -138,7 +138,8 @@ def up(paths: Paths, count: int) -> None:
     )
     # Only a complete `up` counts as running: an interrupted one is cleaned up next time.
     (paths.state / "ready").touch()
-    log(f"cluster ready in {time.monotonic() - started:.0f} s ({count} nodes)")
+    plural = "s" if count > 1 else ""
+    log(f"cluster ready in {time.monotonic() - started:.0f} s ({count} node{plural})")
     _usage(paths)
 
 
