@@ -1,23 +1,47 @@
-"""Each daemon's configuration files and command line, in start order."""
+"""Each daemon's configuration files and command line.
+
+`configure_*` functions write files; every other function only returns a command line. Both
+take a `Context`: the cluster's paths and the node the daemon runs on (control-plane daemons
+run on the host, node 1).
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from cluster import config
-from cluster.config import Paths
+from cluster.config import Node, NodePaths, Paths
 
 APISERVER_URL = f"https://{config.NODE_IP}:{config.APISERVER_PORT}"
 ETCD_URL = f"http://127.0.0.1:{config.ETCD_CLIENT_PORT}"
+HOST_RESOLV_CONF = Path("/etc/resolv.conf")
 
 
-def etcd(paths: Paths) -> list[str]:
+@dataclass(frozen=True)
+class Context:
+    """What a daemon's configuration depends on: the cluster's paths and its node."""
+
+    paths: Paths
+    node: Node
+
+    @property
+    def local(self) -> NodePaths:
+        """The node's own paths (the same inside its container as on the host)."""
+        return self.paths.node(self.node)
+
+    def kube(self, component: str) -> list[str]:
+        """The multi-call binary invoked as `component`."""
+        return [str(self.paths.kube), component]
+
+
+def etcd(ctx: Context) -> list[str]:
     """etcd on loopback only, plain HTTP: the apiserver is its only client."""
     return [
         "etcd",
         "--name=platform",
-        f"--data-dir={paths.etcd_data}",
+        f"--data-dir={ctx.paths.etcd_data}",
         f"--listen-client-urls={ETCD_URL}",
         f"--advertise-client-urls={ETCD_URL}",
         f"--listen-peer-urls=http://127.0.0.1:{config.ETCD_PEER_PORT}",
@@ -29,23 +53,28 @@ def etcd(paths: Paths) -> list[str]:
     ]
 
 
-def containerd(paths: Paths) -> list[str]:
-    """containerd with its own root, state and socket, apart from dockerd's containerd."""
-    conf = paths.etc / "containerd.toml"
+def containerd_config_file(ctx: Context) -> Path:
+    return ctx.local.etc / "containerd.toml"
+
+
+def configure_containerd(ctx: Context) -> None:
+    """containerd's config (its own root, state and socket) and the node's CNI network."""
+    local = ctx.local
     cri = '[plugins."io.containerd.grpc.v1.cri"'
-    conf.write_text(
+    local.etc.mkdir(parents=True, exist_ok=True)
+    containerd_config_file(ctx).write_text(
         f"""\
 version = 2
-root = "{paths.containerd_root}"
-state = "{paths.containerd_state}"
+root = "{local.containerd_root}"
+state = "{local.containerd_state}"
 # The default (-999) needs CAP_SYS_RESOURCE, which these machines withhold.
 oom_score = 0
 
 [grpc]
-  address = "{paths.containerd_socket}"
+  address = "{local.containerd_socket}"
 
 [plugins."io.containerd.internal.v1.opt"]
-  path = "{paths.containerd_root}/opt"
+  path = "{local.containerd_root}/opt"
 
 {cri}]
   sandbox_image = "{config.PAUSE_IMAGE}"
@@ -66,10 +95,10 @@ oom_score = 0
 
 {cri}.cni]
   bin_dir = "{config.CNI_BIN_DIR}"
-  conf_dir = "{paths.cni_conf_dir}"
+  conf_dir = "{local.cni_conf_dir}"
 """
     )
-    paths.cni_conf_dir.mkdir(parents=True, exist_ok=True)
+    local.cni_conf_dir.mkdir(parents=True, exist_ok=True)
     conflist = {
         "cniVersion": "1.0.0",
         "name": "platform-cluster",
@@ -84,22 +113,31 @@ oom_score = 0
                 "hairpinMode": True,
                 "ipam": {
                     "type": "host-local",
-                    "ranges": [[{"subnet": config.POD_SUBNET, "gateway": config.NODE_IP}]],
+                    "ranges": [[{"subnet": ctx.node.pod_subnet, "gateway": ctx.node.pod_gateway}]],
                     "routes": [{"dst": "0.0.0.0/0"}],
-                    "dataDir": str(paths.cni_ipam_dir),
+                    "dataDir": str(local.cni_ipam_dir),
                 },
             },
             {"type": "portmap", "capabilities": {"portMappings": True}},
         ],
     }
-    (paths.cni_conf_dir / "10-platform.conflist").write_text(json.dumps(conflist, indent=2))
-    return ["containerd", "--config", str(conf)]
+    (local.cni_conf_dir / "10-platform.conflist").write_text(json.dumps(conflist, indent=2))
 
 
-def apiserver(paths: Paths) -> list[str]:
-    pki = paths.pki
+def containerd(ctx: Context) -> list[str]:
+    """containerd with its own root, state and socket, apart from dockerd's containerd."""
+    return ["containerd", "--config", str(containerd_config_file(ctx))]
+
+
+def ctr(ctx: Context, *args: str) -> list[str]:
+    """containerd's CLI against the node's containerd, in the namespace the kubelet uses."""
+    return ["ctr", "--address", str(ctx.local.containerd_socket), "-n", "k8s.io", *args]
+
+
+def apiserver(ctx: Context) -> list[str]:
+    pki = ctx.paths.pki
     return [
-        str(paths.bin / "kube-apiserver"),
+        *ctx.kube("kube-apiserver"),
         f"--advertise-address={config.NODE_IP}",
         f"--bind-address={config.NODE_IP}",
         f"--secure-port={config.APISERVER_PORT}",
@@ -133,8 +171,8 @@ def apiserver(paths: Paths) -> list[str]:
     ]
 
 
-def _control_plane_common(paths: Paths, name: str) -> list[str]:
-    kubeconfig = paths.etc / f"{name}.kubeconfig"
+def _control_plane_common(ctx: Context, name: str) -> list[str]:
+    kubeconfig = ctx.paths.etc / f"{name}.kubeconfig"
     return [
         f"--kubeconfig={kubeconfig}",
         f"--authentication-kubeconfig={kubeconfig}",
@@ -146,11 +184,11 @@ def _control_plane_common(paths: Paths, name: str) -> list[str]:
     ]
 
 
-def controller_manager(paths: Paths) -> list[str]:
-    pki = paths.pki
+def controller_manager(ctx: Context) -> list[str]:
+    pki = ctx.paths.pki
     return [
-        str(paths.bin / "kube-controller-manager"),
-        *_control_plane_common(paths, "controller-manager"),
+        *ctx.kube("kube-controller-manager"),
+        *_control_plane_common(ctx, "controller-manager"),
         f"--service-account-private-key-file={pki / 'sa.key'}",
         f"--root-ca-file={pki / 'ca.crt'}",
         "--use-service-account-credentials=true",
@@ -158,34 +196,46 @@ def controller_manager(paths: Paths) -> list[str]:
         f"--cluster-signing-key-file={pki / 'ca.key'}",
         f"--service-cluster-ip-range={config.SERVICE_CIDR}",
         f"--cluster-cidr={config.CLUSTER_CIDR}",
+        # The harness gives each node its pod subnet (Node.pod_subnet) in its CNI config.
         "--allocate-node-cidrs=false",
     ]
 
 
-def scheduler(paths: Paths) -> list[str]:
-    return [str(paths.bin / "kube-scheduler"), *_control_plane_common(paths, "scheduler")]
+def scheduler(ctx: Context) -> list[str]:
+    return [*ctx.kube("kube-scheduler"), *_control_plane_common(ctx, "scheduler")]
 
 
-def kubelet(paths: Paths) -> list[str]:
-    pki = paths.pki
-    conf = paths.etc / "kubelet.json"
-    document = {
+def kubelet_config_file(ctx: Context) -> Path:
+    return ctx.local.etc / "kubelet.json"
+
+
+def resolv_conf(ctx: Context) -> Path:
+    """The host's resolver file; a worker gets a copy (its own is Docker's 127.0.0.11)."""
+    return HOST_RESOLV_CONF if ctx.node.is_host else ctx.local.etc / "resolv.conf"
+
+
+def configure_kubelet(ctx: Context) -> None:
+    local = ctx.local
+    if not ctx.node.is_host:
+        resolv_conf(ctx).write_text(HOST_RESOLV_CONF.read_text())
+    document: dict[str, object] = {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
-        "address": config.NODE_IP,
+        "address": ctx.node.ip,
         "port": 10250,
         "readOnlyPort": 0,
+        # Loopback of the node's own network namespace (a worker's container has its own).
         "healthzBindAddress": "127.0.0.1",
         "healthzPort": 10248,
         "authentication": {
             "anonymous": {"enabled": False},
             "webhook": {"enabled": True},
-            "x509": {"clientCAFile": str(pki / "ca.crt")},
+            "x509": {"clientCAFile": str(local.pki / "ca.crt")},
         },
         "authorization": {"mode": "Webhook"},
-        "tlsCertFile": str(pki / "kubelet-server.crt"),
-        "tlsPrivateKeyFile": str(pki / "kubelet-server.key"),
-        "containerRuntimeEndpoint": f"unix://{paths.containerd_socket}",
+        "tlsCertFile": str(local.pki / "kubelet-server.crt"),
+        "tlsPrivateKeyFile": str(local.pki / "kubelet-server.key"),
+        "containerRuntimeEndpoint": f"unix://{local.containerd_socket}",
         "cgroupDriver": "cgroupfs",
         # These machines are cgroup v1; recent kubelets refuse it unless told otherwise.
         "failCgroupV1": False,
@@ -193,8 +243,8 @@ def kubelet(paths: Paths) -> list[str]:
         "oomScoreAdj": 0,
         "clusterDNS": [config.DNS_SERVICE_IP],
         "clusterDomain": config.CLUSTER_DOMAIN,
-        "resolvConf": "/etc/resolv.conf",
-        "podLogsDir": str(paths.pod_logs),
+        "resolvConf": str(resolv_conf(ctx)),
+        "podLogsDir": str(local.pod_logs),
         "failSwapOn": False,
         "serializeImagePulls": False,
         # A shared build machine's disk fills with others' images: evict only when truly full.
@@ -209,32 +259,43 @@ def kubelet(paths: Paths) -> list[str]:
         "serverTLSBootstrap": False,
         "nodeStatusReportFrequency": "10s",
     }
-    conf.write_text(json.dumps(document, indent=2))
+    if not ctx.node.is_host:
+        # As kind does: pods under /kubelet of the container's own cgroup namespace, apart from
+        # the node's daemons in its root (cluster/nodes.py creates it).
+        document["cgroupRoot"] = "/kubelet"
+    kubelet_config_file(ctx).write_text(json.dumps(document, indent=2))
+
+
+def kubelet(ctx: Context) -> list[str]:
+    local = ctx.local
     return [
-        str(paths.bin / "kubelet"),
-        f"--config={conf}",
-        f"--kubeconfig={paths.etc / 'kubelet.kubeconfig'}",
-        f"--root-dir={paths.kubelet_root}",
-        f"--hostname-override={config.NODE_NAME}",
-        f"--node-ip={config.NODE_IP}",
+        *ctx.kube("kubelet"),
+        f"--config={kubelet_config_file(ctx)}",
+        f"--kubeconfig={local.etc / 'kubelet.kubeconfig'}",
+        f"--root-dir={local.kubelet_root}",
+        f"--hostname-override={ctx.node.name}",
+        f"--node-ip={ctx.node.ip}",
         "--v=1",
     ]
 
 
-def kube_proxy(paths: Paths) -> list[str]:
-    conf = paths.etc / "kube-proxy.json"
+def kube_proxy_config_file(ctx: Context) -> Path:
+    return ctx.local.etc / "kube-proxy.json"
+
+
+def configure_kube_proxy(ctx: Context) -> None:
     document = {
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
         "kind": "KubeProxyConfiguration",
         "mode": "iptables",
-        "clientConnection": {"kubeconfig": str(paths.etc / "kube-proxy.kubeconfig")},
-        "hostnameOverride": config.NODE_NAME,
+        "clientConnection": {"kubeconfig": str(ctx.local.etc / "kube-proxy.kubeconfig")},
+        "hostnameOverride": ctx.node.name,
         "clusterCIDR": config.CLUSTER_CIDR,
         "healthzBindAddress": "127.0.0.1:10256",
         "metricsBindAddress": "127.0.0.1:10249",
         "oomScoreAdj": 0,
-        # NodePorts only on the node's bridge address, never on the machine's interfaces.
-        "nodePortAddresses": [f"{config.NODE_IP}/32"],
+        # NodePorts only on the node's own address, never on the machine's interfaces.
+        "nodePortAddresses": [f"{ctx.node.ip}/32"],
         # Zeros leave the host's conntrack sysctls as they are.
         "conntrack": {
             "maxPerCore": 0,
@@ -245,26 +306,25 @@ def kube_proxy(paths: Paths) -> list[str]:
         # true would set net.ipv4.conf.all.route_localnet on the host.
         "iptables": {"localhostNodePorts": False, "masqueradeAll": False},
     }
-    conf.write_text(json.dumps(document, indent=2))
-    return [str(paths.bin / "kube-proxy"), f"--config={conf}", "--v=1"]
+    kube_proxy_config_file(ctx).write_text(json.dumps(document, indent=2))
 
 
-def hostpath_provisioner(paths: Paths) -> list[str]:
-    """The default StorageClass's provisioner: a world-writable directory per claim."""
-    paths.volumes.mkdir(parents=True, exist_ok=True)
+def kube_proxy(ctx: Context) -> list[str]:
+    return [*ctx.kube("kube-proxy"), f"--config={kube_proxy_config_file(ctx)}", "--v=1"]
+
+
+def hostpath_provisioner(ctx: Context) -> list[str]:
+    """The default StorageClass's provisioner: a world-writable directory per claim, on the
+    node the scheduler picked (every node's directory is under one host directory, made by
+    `up`)."""
     return [
-        str(paths.bin / "kube"),
-        "hostpath-provisioner",
-        f"--kubeconfig={paths.etc / 'hostpath-provisioner.kubeconfig'}",
+        *ctx.kube("hostpath-provisioner"),
+        f"--kubeconfig={ctx.paths.etc / 'hostpath-provisioner.kubeconfig'}",
         f"--name={config.PROVISIONER}",
-        f"--dir={paths.volumes}",
+        f"--dir={ctx.paths.volume_root}",
     ]
 
 
 def proxy_cleanup(paths: Paths) -> list[str]:
     """kube-proxy's own removal of the rules it made."""
-    return [str(paths.bin / "kube-proxy"), "--cleanup", "--v=0"]
-
-
-def written_configs(paths: Paths) -> list[Path]:
-    return sorted(paths.etc.glob("*"))
+    return [str(paths.kube), "kube-proxy", "--cleanup", "--v=0"]

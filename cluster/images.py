@@ -19,15 +19,8 @@ from pathlib import Path
 
 from cluster import config
 from cluster.config import Paths
-from cluster.system import log, run
+from cluster.system import log
 
-COMPONENTS = (
-    "kube-apiserver",
-    "kube-controller-manager",
-    "kube-scheduler",
-    "kubelet",
-    "kube-proxy",
-)
 BUSYBOX_APPLETS = (
     "sh",
     "cat",
@@ -70,15 +63,15 @@ def _digest(files: list[Path]) -> str:
 
 @dataclass(frozen=True)
 class GoTarget:
-    """One binary: its module, package, the sources that decide staleness, and link flags."""
+    """One binary: its module, its package (whose .go files and the module's go.mod/go.sum
+    decide staleness), and link flags."""
 
     name: str
     module: Path
     package: str
-    sources: tuple[str, ...]
     ldflags: str = "-s -w"
     # False: a static binary, as images without a libc need; None: Go's default (on with a C
-    # compiler), which only ever runs on the host.
+    # compiler): for the host and the worker nodes, whose Debian is the host's release.
     cgo: bool | None = False
 
 
@@ -86,7 +79,8 @@ def _build(paths: Paths, target: GoTarget) -> bool:
     """`go build` into .cluster/bin/NAME unless a build from the same sources is there."""
     out = paths.bin / target.name
     stamp = paths.bin / f"{target.name}.sources"
-    files = [target.module / f for f in ("go.mod", "go.sum", *target.sources)]
+    sources = sorted((target.module / target.package).glob("*.go"))
+    files = [target.module / "go.mod", target.module / "go.sum", *sources]
     digest = _digest(files)
     if out.exists() and stamp.exists() and stamp.read_text() == digest:
         return False
@@ -126,9 +120,9 @@ def kube_ldflags() -> str:
 def go_targets(paths: Paths) -> list[GoTarget]:
     module = paths.go_module
     return [
-        GoTarget("kube", module, "./cmd/kube", ("cmd/kube/main.go",), kube_ldflags(), cgo=None),
-        GoTarget("pause", module, "./cmd/pause", ("cmd/pause/main.go",)),
-        GoTarget("coredns", module / "coredns", ".", ("main.go",)),
+        GoTarget("kube", module, "./cmd/kube", kube_ldflags(), cgo=None),
+        GoTarget("pause", module, "./cmd/pause"),
+        GoTarget("coredns", module / "coredns", "."),
     ]
 
 
@@ -136,11 +130,6 @@ def build_binaries(paths: Paths) -> None:
     """The multi-call Kubernetes binary, pause and CoreDNS; each only when missing or stale."""
     for target in go_targets(paths):
         _build(paths, target)
-    for component in COMPONENTS:
-        link = paths.bin / component
-        if not link.is_symlink():
-            link.unlink(missing_ok=True)
-            link.symlink_to("kube")
 
 
 # --- images --------------------------------------------------------------------------------
@@ -238,8 +227,3 @@ def build_images(paths: Paths) -> None:
     for name, (layer, image_config) in specs.items():
         log(f"writing image {name}")
         write_image(archives[name], name, layer, image_config)
-
-
-def import_archive(paths: Paths, archive: Path) -> None:
-    """Load an image archive into the node's containerd, where the kubelet's CRI looks."""
-    run("ctr", "--address", paths.containerd_socket, "-n", "k8s.io", "images", "import", archive)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from cluster import config
 
+# The host runs the control plane and the cluster's own add-ons; workers are for workloads
+# (and for the drills that lose a node). The harness labels the host's node with it.
+CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane="
+
 
 def addons() -> str:
     """Multi-document YAML for `kubectl apply -f -`."""
@@ -23,9 +27,10 @@ subjects:
     name: kube-apiserver-kubelet-client
 ---
 # Dynamic provisioning by the harness's provisioner (`kube hostpath-provisioner`): one
-# world-writable directory per claim under .cluster/state/volumes. Not the controller-manager's
-# in-tree kubernetes.io/host-path provisioner: its directories are 0750 root, unwritable for
-# pods that run as a non-root user.
+# world-writable directory per claim under .cluster/state/volumes/NODE, on the node the claim's
+# first pod is scheduled to, as a `local` volume pinned there by node affinity. Not the
+# controller-manager's in-tree kubernetes.io/host-path provisioner: its directories are 0750
+# root, unwritable for pods that run as a non-root user, and it knows no nodes.
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
@@ -34,7 +39,8 @@ metadata:
     storageclass.kubernetes.io/is-default-class: "true"
 provisioner: {config.PROVISIONER}
 reclaimPolicy: Delete
-volumeBindingMode: Immediate
+# The node is chosen with the pod (the scheduler's selected-node annotation), not before.
+volumeBindingMode: WaitForFirstConsumer
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
@@ -50,6 +56,10 @@ rules:
   - apiGroups: [""]
     resources: [persistentvolumes]
     verbs: [get, list, create, delete]
+  # The selected node's hostname label, for the volume's node affinity.
+  - apiGroups: [""]
+    resources: [nodes]
+    verbs: [get]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -139,6 +149,9 @@ spec:
       serviceAccountName: coredns
       priorityClassName: system-cluster-critical
       dnsPolicy: Default
+      # On the host: cluster DNS must outlive a lost worker node.
+      nodeSelector:
+        node-role.kubernetes.io/control-plane: ""
       tolerations:
         - key: CriticalAddonsOnly
           operator: Exists

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cluster import config
+from cluster.config import Node
 from cluster.system import run
 
 DAYS = "3650"
@@ -25,7 +27,7 @@ class Cert:
 
 
 def certificates() -> list[Cert]:
-    """Every certificate the components need; names follow kubeadm's where it has one."""
+    """The control plane's certificates; names follow kubeadm's where it has one."""
     domain = config.CLUSTER_DOMAIN
     return [
         Cert(
@@ -48,20 +50,27 @@ def certificates() -> list[Cert]:
         Cert("admin", "platform-admin", organization="system:masters"),
         Cert("controller-manager", "system:kube-controller-manager"),
         Cert("scheduler", "system:kube-scheduler"),
-        # The Node authorizer and NodeRestriction key on exactly this name and group.
-        Cert("kubelet", f"system:node:{config.NODE_NAME}", organization="system:nodes"),
-        Cert(
-            "kubelet-server",
-            config.NODE_NAME,
-            server=True,
-            sans=[f"IP:{config.NODE_IP}", f"DNS:{config.NODE_NAME}"],
-        ),
+        # One identity for every node's kube-proxy, as kubeadm's service account is.
         Cert("kube-proxy", "system:kube-proxy"),
         # The aggregation layer's client identity towards extension apiservers. Same CA as
         # the rest (kubeadm uses a second one); --requestheader-allowed-names pins the name.
         Cert("front-proxy-client", "front-proxy-client"),
         # Bound to the platform-cluster:hostpath-provisioner ClusterRole in the manifests.
         Cert("hostpath-provisioner", "platform-cluster:hostpath-provisioner"),
+    ]
+
+
+def node_certificates(node: Node) -> list[Cert]:
+    """A node's own pair: its kubelet's client and serving certificates."""
+    return [
+        # The Node authorizer and NodeRestriction key on exactly this name and group.
+        Cert("kubelet", f"system:node:{node.name}", organization="system:nodes"),
+        Cert(
+            "kubelet-server",
+            node.name,
+            server=True,
+            sans=[f"IP:{node.ip}", f"DNS:{node.name}"],
+        ),
     ]
 
 
@@ -80,7 +89,7 @@ def _key(path: Path) -> None:
 
 
 def make_pki(pki: Path) -> None:
-    """A fresh CA, one certificate per component and the service-account signing key pair."""
+    """A fresh CA, the control plane's certificates and the service-account key pair."""
     pki.mkdir(parents=True, exist_ok=True)
     _key(pki / "ca.key")
     run(
@@ -102,13 +111,22 @@ def make_pki(pki: Path) -> None:
         "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
     )
     for cert in certificates():
-        _leaf(pki, cert)
+        _leaf(pki, pki, cert)
     _key(pki / "sa.key")
     run("openssl", "pkey", "-in", pki / "sa.key", "-pubout", "-out", pki / "sa.pub")
 
 
-def _leaf(pki: Path, cert: Cert) -> None:
-    key, csr, crt = (pki / f"{cert.name}.{ext}" for ext in ("key", "csr", "crt"))
+def make_node_pki(ca: Path, node: Node, out: Path) -> None:
+    """The node's certificates in `out`, with the CA's certificate (never its key)."""
+    out.mkdir(parents=True, exist_ok=True)
+    if out != ca:
+        shutil.copyfile(ca / "ca.crt", out / "ca.crt")
+    for cert in node_certificates(node):
+        _leaf(ca, out, cert)
+
+
+def _leaf(ca: Path, out: Path, cert: Cert) -> None:
+    key, csr, crt = (out / f"{cert.name}.{ext}" for ext in ("key", "csr", "crt"))
     _key(key)
     subject = f"/CN={cert.common_name}" + (f"/O={cert.organization}" if cert.organization else "")
     run("openssl", "req", "-new", "-key", key, "-subj", subject, "-out", csr)
@@ -119,7 +137,7 @@ def _leaf(pki: Path, cert: Cert) -> None:
     ]
     if cert.sans:
         extensions.append("subjectAltName=" + ",".join(cert.sans))
-    ext_file = pki / f"{cert.name}.ext"
+    ext_file = out / f"{cert.name}.ext"
     ext_file.write_text("\n".join(extensions) + "\n")
     run(
         "openssl",
@@ -128,10 +146,10 @@ def _leaf(pki: Path, cert: Cert) -> None:
         "-in",
         csr,
         "-CA",
-        pki / "ca.crt",
+        ca / "ca.crt",
         "-CAkey",
-        pki / "ca.key",
-        "-CAcreateserial",
+        ca / "ca.key",
+        # No -CAserial: OpenSSL 3 then picks a random serial, and no serial file is left.
         "-days",
         DAYS,
         "-extfile",
@@ -148,7 +166,7 @@ def _b64(path: Path) -> str:
 
 
 def write_kubeconfig(path: Path, pki: Path, cert_name: str, server: str) -> None:
-    """A self-contained kubeconfig (certificates embedded) for the client `cert_name`."""
+    """A self-contained kubeconfig (certificates embedded) for the client `cert_name` in `pki`."""
     # JSON is YAML: no YAML library needed.
     document = {
         "apiVersion": "v1",

@@ -117,16 +117,22 @@ def stop_daemon(name: str, pids: Path, timeout: float = 10.0) -> None:
 
 
 def processes_matching(*needles: str) -> list[int]:
-    """PIDs whose command line contains every needle (used for containerd's shims)."""
+    """PIDs whose command line contains every needle (used for containerd's shims).
+
+    Only the host's own processes: a worker node's (in its container's PID namespace) run
+    the same binaries with the same socket paths, and go with their container.
+    """
+    own_namespace = os.readlink("/proc/self/ns/pid")
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            namespace = os.readlink(entry / "ns" / "pid")
         except OSError:
             continue
-        if all(n in cmdline for n in needles):
+        if namespace == own_namespace and all(n in cmdline for n in needles):
             found.append(int(entry.name))
     return found
 

@@ -1,32 +1,31 @@
 #!/usr/bin/env bash
-# CI stage: build the one-node test cluster from scratch, run the smoke suite, tear it down.
+# CI stage: build the test cluster from scratch, bring it up with NODES nodes (default 3: the
+# host and two worker containers), run the smoke suite, take it down; then the lifecycle test
+# (1 node and NODES nodes, a worker lost and restored, nothing left behind after `down`).
 # Runs as root from the repo root on a fresh machine (Debian 12, Go 1.26 in /usr/local/go).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+export DEBIAN_FRONTEND=noninteractive PATH="$PATH:/usr/local/go/bin"
+NODES=${NODES:-3}
+export NODES
 
-# The harness installs its Debian packages itself when missing (cluster/lifecycle.py);
-# installing them up front keeps the timing of `cluster-up` honest.
-export DEBIAN_FRONTEND=noninteractive
-if ! command -v etcd >/dev/null || ! command -v containerd >/dev/null \
-  || ! command -v runc >/dev/null || [ ! -x /usr/lib/cni/bridge ] || [ ! -x /bin/busybox ]; then
-  # Package scripts must not start etcd/containerd as services: the harness runs its own.
-  policy_added=
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-    policy_added=1
-  fi
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends \
-    etcd-server containerd runc containernetworking-plugins busybox-static iptables openssl
-  [ -z "$policy_added" ] || rm -f /usr/sbin/policy-rc.d
-fi
-export PATH="$PATH:/usr/local/go/bin"
+started=$SECONDS
+stage() { printf '\n== cluster: %s (%ss)\n' "$*" "$((SECONDS - started))"; }
+
+# Up front, so that the timings of the steps below are their own.
+stage "Debian packages, docker engine"
+python3 -m cluster packages --nodes "$NODES"
+make docker-engine
 
 trap 'make cluster-down' EXIT
-start=$SECONDS
+stage "build (binaries, images, node image)"
 make cluster-build
-echo "cluster-build: $((SECONDS - start)) s"
-start=$SECONDS
+stage "up ($NODES nodes)"
 make cluster-up
-echo "cluster-up: $((SECONDS - start)) s"
+stage "smoke suite"
 make cluster-test
+stage "down"
+make cluster-down
+stage "lifecycle: up, lose and restore a worker, down, nothing left"
+make cluster-lifecycle
+stage "done"

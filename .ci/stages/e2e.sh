@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI stage "e2e": the end-to-end suite (tests/e2e, issue 7) on the one-node test cluster.
+# CI stage "e2e": the end-to-end suite (tests/e2e, issue 7) on the test cluster (make cluster-up: NODES nodes, default 3).
 # Runs as root from the repo root on a fresh machine, after the image stage. Every step is
 # idempotent, so the stage also works alone: engine, base images and app image are built when
 # missing (a no-op when the image stage already built them), then the e2e images, the cluster,

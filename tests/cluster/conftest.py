@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.cluster.kube import Kube, kubeconfig
+from tests.cluster.kube import Kube, kubeconfig, schedulable_nodes, scratch_namespace
 
 
 @pytest.fixture(scope="session")
@@ -16,25 +15,23 @@ def cluster() -> Kube:
     return Kube(kubeconfig())
 
 
-def _namespace(cluster: Kube, labels: dict[str, str]) -> Iterator[Kube]:
-    name = f"smoke-{uuid.uuid4().hex[:8]}"
-    cluster.apply(
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
-    )
-    # Pods need the namespace's default service account, which a controller creates.
-    kube = cluster.in_namespace(name)
-    kube.run("wait", "--for=create", "serviceaccount/default", "--timeout=60s")
-    yield kube
-    cluster.run("delete", "namespace", name, "--wait=false")
+@pytest.fixture(scope="session")
+def nodes(cluster: Kube) -> list[str]:
+    """The nodes a test may pin pods to: Ready and schedulable, sorted by name."""
+    names = schedulable_nodes(cluster)
+    assert names, "no Ready, schedulable node"
+    return names
 
 
 @pytest.fixture
 def kube(cluster: Kube) -> Iterator[Kube]:
     """kubectl bound to a fresh namespace, deleted after the test."""
-    yield from _namespace(cluster, {})
+    with scratch_namespace(cluster) as namespaced:
+        yield namespaced
 
 
 @pytest.fixture
 def restricted(cluster: Kube) -> Iterator[Kube]:
     """A fresh namespace where Pod Security admission enforces the restricted profile."""
-    yield from _namespace(cluster, {"pod-security.kubernetes.io/enforce": "restricted"})
+    with scratch_namespace(cluster, {"pod-security.kubernetes.io/enforce": "restricted"}) as ns:
+        yield ns

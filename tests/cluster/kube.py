@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -92,6 +93,41 @@ class Kube:
         assert separator, f"no HTTP response from {host}:{port}: {response!r}"
         assert head.split()[1] == "200", head
         return body
+
+
+@contextmanager
+def scratch_namespace(cluster: Kube, labels: dict[str, str] | None = None) -> Iterator[Kube]:
+    """A fresh namespace `smoke-…` for the block, deleted afterwards."""
+    name = f"smoke-{uuid.uuid4().hex[:8]}"
+    cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name, "labels": labels or {}},
+        }
+    )
+    # Pods need the namespace's default service account, which a controller creates.
+    kube = cluster.in_namespace(name)
+    kube.run("wait", "--for=create", "serviceaccount/default", "--timeout=60s")
+    try:
+        yield kube
+    finally:
+        cluster.run("delete", "namespace", name, "--wait=false")
+
+
+def schedulable_nodes(cluster: Kube) -> list[str]:
+    """Names of the Ready nodes that take new pods (not cordoned), sorted."""
+    names = []
+    for node in cluster.get("nodes")["items"]:
+        conditions = {c["type"]: c["status"] for c in node["status"]["conditions"]}
+        if conditions.get("Ready") == "True" and not node["spec"].get("unschedulable"):
+            names.append(node["metadata"]["name"])
+    return sorted(names)
+
+
+def on_node(node: str) -> dict[str, Any]:
+    """Pod spec fields that pin a pod to `node` (through the scheduler, unlike nodeName)."""
+    return {"nodeSelector": {"kubernetes.io/hostname": node}}
 
 
 def eventually(probe: Callable[[], T], timeout: float = 60, interval: float = 1) -> T:

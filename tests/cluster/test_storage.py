@@ -1,4 +1,4 @@
-"""The default StorageClass provisions a volume whose data outlives the pod."""
+"""The default StorageClass provisions a volume, on its pod's node, whose data outlives the pod."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def test_a_claim_binds_and_its_data_survives_the_pod(kube: Kube) -> None:
     kube.apply(claim, _with_claim("writer"))
     kube.wait("jsonpath={.status.phase}=Bound", "pvc/data")
     kube.wait("condition=Ready", "pod/writer")
+    writer_node = kube.get("pod", "writer")["spec"]["nodeName"]
     kube.exec("writer", "sh", "-c", "echo survived > /data/proof")
     kube.run("delete", "pod", "writer", "--wait=true", "--timeout=60s")
 
@@ -35,5 +36,6 @@ def test_a_claim_binds_and_its_data_survives_the_pod(kube: Kube) -> None:
     kube.wait("condition=Ready", "pod/reader")
 
     assert kube.exec("reader", "cat", "/data/proof").strip() == "survived"
+    assert kube.get("pod", "reader")["spec"]["nodeName"] == writer_node
     storage_class = kube.get("pvc", "data")["spec"]["storageClassName"]
     assert storage_class, "the claim got no (default) StorageClass"

@@ -1,17 +1,16 @@
 // Command kube is one binary for the five Kubernetes node and control-plane components
-// (and the harness's volume provisioner).
+// (and the harness's volume provisioner): `kube COMPONENT [flags...]`.
 //
 // The components share almost all of their packages, so one link of one binary costs far
 // less than five (each link of a Kubernetes component takes most of a minute on two cores
-// and the five binaries would take ~500 MB). It dispatches on the name it was invoked by
-// (a symlink such as kube-apiserver) or, failing that, on its first argument.
+// and the five binaries would take ~500 MB). The harness's list of daemons
+// (cluster/steps.py) names the components it runs; tests/harness checks they are all here.
 package main
 
 import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	_ "time/tzdata" // CronJob time zones, as upstream's kube-apiserver and controller-manager do
 
@@ -35,21 +34,20 @@ var commands = map[string]func() *cobra.Command{
 	"kube-proxy":              proxy.NewProxyCommand,
 }
 
+// provisioner is the harness's own volume provisioner, not an upstream component.
+const provisioner = "hostpath-provisioner"
+
 func main() {
-	// The harness's own volume provisioner, not an upstream component (provisioner.go).
-	if len(os.Args) > 1 && os.Args[1] == "hostpath-provisioner" {
+	name := ""
+	if len(os.Args) > 1 {
+		name = os.Args[1]
+	}
+	if name == provisioner {
 		os.Exit(runHostPathProvisioner(os.Args[2:]))
 	}
-	name := filepath.Base(os.Args[0])
 	newCommand, ok := commands[name]
-	if !ok && len(os.Args) > 1 {
-		name = os.Args[1]
-		newCommand, ok = commands[name]
-		// Hide the component name from the command's own flag parsing.
-		os.Args = append([]string{name}, os.Args[2:]...)
-	}
 	if !ok {
-		names := make([]string, 0, len(commands))
+		names := []string{provisioner}
 		for n := range commands {
 			names = append(names, n)
 		}
@@ -57,5 +55,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "usage: kube COMPONENT [flags...]; COMPONENT is one of %v\n", names)
 		os.Exit(2)
 	}
+	// The component sees itself as the program: `kubelet --flags`, as upstream's binary.
+	os.Args = append([]string{name}, os.Args[2:]...)
 	os.Exit(cli.Run(newCommand()))
 }

@@ -1,0 +1,185 @@
+"""The cluster's daemons and start-up tasks: one ordered list, for the host and every worker.
+
+`STEPS` is the start order. A control-plane step runs once, on the host; a node step runs on
+every node (the host included). A step waits until the steps it `needs` are ready: the same
+node's for a node step, the host's for a control-plane step. Teardown stops the daemons in the
+reverse order (cluster/lifecycle.py).
+"""
+
+from __future__ import annotations
+
+import ssl
+import subprocess
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from cluster import components, images
+from cluster.components import Context
+from cluster.config import Paths
+from cluster.machines import Machine
+from cluster.system import log, wait_for
+
+
+class Role(Enum):
+    CONTROL_PLANE = "control plane"
+    NODE = "node"
+
+
+Probe = Callable[[Context, Machine], bool]
+
+
+@dataclass(frozen=True)
+class Daemon:
+    """A long-running process: its configuration files, its command line, its readiness."""
+
+    name: str
+    role: Role
+    command: Callable[[Context], list[str]]
+    configure: Callable[[Context], None] | None = None
+    needs: tuple[str, ...] = ()
+    # None: nothing waits for it (the final checks of `up` look at the cluster as a whole).
+    ready: Probe | None = None
+    ready_timeout: float = 60
+
+
+@dataclass(frozen=True)
+class Task:
+    """A one-off action on a node; ready once it has run."""
+
+    name: str
+    role: Role
+    run: Callable[[Context, Machine], None]
+    needs: tuple[str, ...] = ()
+
+
+Step = Daemon | Task
+
+
+def admin_tls(paths: Paths) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(paths.pki / "ca.crt"))
+    context.load_cert_chain(paths.pki / "admin.crt", paths.pki / "admin.key")
+    return context
+
+
+def http_get(url: str, context: ssl.SSLContext | None = None) -> bytes:
+    with urllib.request.urlopen(url, timeout=2, context=context) as response:  # noqa: S310 (our own URL)
+        body: bytes = response.read()
+        return body
+
+
+def _etcd_ready(ctx: Context, machine: Machine) -> bool:
+    return b"true" in http_get(f"{components.ETCD_URL}/health")
+
+
+def _apiserver_ready(ctx: Context, machine: Machine) -> bool:
+    return http_get(f"{components.APISERVER_URL}/readyz", admin_tls(ctx.paths)) == b"ok"
+
+
+def _containerd_ready(ctx: Context, machine: Machine) -> bool:
+    argv = machine.command(components.ctr(ctx, "version"))
+    return subprocess.run(argv, capture_output=True, check=False).returncode == 0
+
+
+def _import_images(ctx: Context, machine: Machine) -> None:
+    """The harness's own images (pause, CoreDNS, busybox) into the node's containerd."""
+    for archive in images.image_archives(ctx.paths).values():
+        argv = machine.command(components.ctr(ctx, "images", "import", str(archive)))
+        subprocess.run(argv, capture_output=True, check=True)
+
+
+STEPS: tuple[Step, ...] = (
+    Daemon("etcd", Role.CONTROL_PLANE, components.etcd, ready=_etcd_ready, ready_timeout=30),
+    Daemon(
+        "containerd",
+        Role.NODE,
+        components.containerd,
+        configure=components.configure_containerd,
+        ready=_containerd_ready,
+        ready_timeout=30,
+    ),
+    Daemon(
+        "kube-apiserver",
+        Role.CONTROL_PLANE,
+        components.apiserver,
+        needs=("etcd",),
+        ready=_apiserver_ready,
+        ready_timeout=90,
+    ),
+    Task("images", Role.NODE, _import_images, needs=("containerd",)),
+    Daemon(
+        "kube-controller-manager",
+        Role.CONTROL_PLANE,
+        components.controller_manager,
+        needs=("kube-apiserver",),
+    ),
+    Daemon("kube-scheduler", Role.CONTROL_PLANE, components.scheduler, needs=("kube-apiserver",)),
+    Daemon(
+        "kubelet",
+        Role.NODE,
+        components.kubelet,
+        configure=components.configure_kubelet,
+        needs=("kube-apiserver", "images"),
+    ),
+    Daemon(
+        "kube-proxy",
+        Role.NODE,
+        components.kube_proxy,
+        configure=components.configure_kube_proxy,
+        needs=("kube-apiserver",),
+    ),
+    Daemon(
+        "hostpath-provisioner",
+        Role.CONTROL_PLANE,
+        components.hostpath_provisioner,
+        needs=("kube-apiserver",),
+    ),
+)
+BY_NAME = {step.name: step for step in STEPS}
+DAEMONS = tuple(step for step in STEPS if isinstance(step, Daemon))
+
+
+def daemons(role: Role) -> list[str]:
+    return [daemon.name for daemon in DAEMONS if daemon.role is role]
+
+
+def host_daemons() -> list[str]:
+    """Every daemon the host runs: the control plane's and its node's."""
+    return [daemon.name for daemon in DAEMONS]
+
+
+def start(paths: Paths, host: Machine, nodes: Sequence[Machine], control_plane: bool) -> None:
+    """Run the steps in order: the control plane's on `host` (unless it already runs), the
+    node steps on each of `nodes`."""
+    ready: set[tuple[str, int]] = set()
+
+    def wait_ready(name: str, machine: Machine) -> None:
+        step = BY_NAME[name]
+        if step.role is Role.CONTROL_PLANE:
+            machine = host
+        key = (name, machine.node.index)
+        if key in ready:
+            return
+        ctx = Context(paths, machine.node)
+        if isinstance(step, Daemon) and step.ready is not None:
+            probe = step.ready
+            what = f"{name} on {machine.node.name}"
+            wait_for(what, lambda: probe(ctx, machine), step.ready_timeout)
+        ready.add(key)
+
+    for step in STEPS:
+        if step.role is Role.CONTROL_PLANE and not control_plane:
+            continue
+        for machine in [host] if step.role is Role.CONTROL_PLANE else nodes:
+            for need in step.needs:
+                wait_ready(need, machine)
+            ctx = Context(paths, machine.node)
+            if isinstance(step, Task):
+                step.run(ctx, machine)
+                ready.add((step.name, machine.node.index))
+                continue
+            if step.configure is not None:
+                step.configure(ctx)
+            machine.start(step.name, step.command(ctx))
+            log(f"started {step.name} on {machine.node.name}")
