@@ -15,8 +15,14 @@ RAW_NAME = {
     "platform-postgres-headless": "postgres-headless",
 }
 # Only in one form: the chart's own Secret (raw: created by tools/k8s_apply.py), its test pod,
-# and the raw Namespace (the chart installs into the release namespace).
-ONE_FORM_ONLY = {("Secret", "platform-db"), ("Pod", "platform-test"), ("Namespace", "platform")}
+# its Grafana dashboard ConfigMap (raw: load k8s/helm/platform/files/dashboard.json), and the raw
+# Namespace (the chart installs into the release namespace).
+ONE_FORM_ONLY = {
+    ("Secret", "platform-db"),
+    ("Pod", "platform-test"),
+    ("ConfigMap", "platform-dashboard"),
+    ("Namespace", "platform"),
+}
 
 
 def raw_name(kind: str, name: str) -> str:
