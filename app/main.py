@@ -16,7 +16,7 @@ from app.db import create_pool
 from app.guard import InFlight, Limits, RequestGuard
 from app.identity import SERVICE_NAME, VERSION
 from app.logs import get_logger
-from app.metrics import HttpMetrics, PoolCollector
+from app.metrics import HttpMetrics, PoolCollector, ReadinessCollector
 from app.middleware import AccessMiddleware
 from app.migrate.compat import CodeRevisions
 from app.readiness import ReadinessMonitor
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         interval=settings.db_check_interval_seconds,
         timeout=settings.db_check_timeout_seconds,
     )
+    registry.register(ReadinessCollector(app.state.readiness))
     app.state.inflight = InFlight()
     for router in ROUTERS:
         app.include_router(router)

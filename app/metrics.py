@@ -10,6 +10,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from app.db import Pool
+from app.readiness import ReadinessMonitor
 
 # Buckets sized for an API whose probes answer in well under a millisecond and whose DB-bound
 # requests take a few milliseconds; the long tail shows up in the upper buckets.
@@ -66,3 +67,31 @@ class PoolCollector(Collector):
         stats = self._pool.get_stats()
         for key, doc in self.GAUGES.items():
             yield GaugeMetricFamily(f"db_{key}", doc, value=stats.get(key, 0))
+
+
+class ReadinessCollector(Collector):
+    """The readiness loop's cached verdict and the schema it saw, read at scrape time.
+
+    Alerts can then say "the database is unavailable" from the verdict itself instead of inferring
+    it from 503 counts, and the schema revision each pod sees is one query away.
+    """
+
+    def __init__(self, readiness: ReadinessMonitor) -> None:
+        self._readiness = readiness
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        verdict = self._readiness.current()
+        yield GaugeMetricFamily(
+            "platform_db_ready",
+            "1 when the readiness check finds the database answering and the schema compatible.",
+            value=1.0 if verdict.ready else 0.0,
+        )
+        schema = self._readiness.schema
+        info = GaugeMetricFamily(
+            "platform_schema_info",
+            "The schema revision the last successful check read (value always 1).",
+            labels=("current", "head", "state"),
+        )
+        if schema is not None:
+            info.add_metric((schema.current or "", schema.head, schema.state.value), 1.0)
+        yield info

@@ -23,7 +23,13 @@ from psycopg.rows import DictRow, dict_row
 
 from app.db import Pool
 from app.logs import get_logger
-from app.migrate.compat import CURRENT_REVISION_SQL, CodeRevisions, DatabaseRevision, evaluate
+from app.migrate.compat import (
+    CURRENT_REVISION_SQL,
+    CodeRevisions,
+    DatabaseRevision,
+    evaluate,
+)
+from app.migrate.compat import Verdict as SchemaVerdict
 
 log = get_logger("platform.readiness")
 STALE_AFTER_INTERVALS = 3
@@ -55,6 +61,7 @@ class ReadinessMonitor:
         self._interval = interval
         self._timeout = timeout
         self._verdict = Verdict(ready=False, reason="starting", checked_at=time.monotonic())
+        self._schema: SchemaVerdict | None = None
         self._draining = False
         self._task: asyncio.Task[None] | None = None
         self._purge: asyncio.Task[None] | None = None
@@ -69,6 +76,11 @@ class ReadinessMonitor:
             )
         return self._verdict
 
+    @property
+    def schema(self) -> SchemaVerdict | None:
+        """The schema as the last successful check read it (None until one succeeded)."""
+        return self._schema
+
     def drain(self) -> None:
         """Report not-ready from now on: the first step of a graceful shutdown."""
         self._draining = True
@@ -80,6 +92,7 @@ class ReadinessMonitor:
             async with asyncio.timeout(self._timeout):
                 revision = await asyncio.shield(read)
             verdict = evaluate(self._code, revision)
+            self._schema = verdict
             result = Verdict(verdict.compatible, verdict.reason, time.monotonic())
         except TimeoutError:
             # Close the socket before cancelling: cancelling a query first would make psycopg

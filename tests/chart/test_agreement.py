@@ -16,11 +16,13 @@ RAW_NAME = {
     "platform-postgres-headless": "postgres-headless",
 }
 # Only in one form: the chart's own Secrets (raw: created by tools/k8s_apply.py), its test pod,
-# and the raw Namespace (the chart installs into the release namespace).
+# its Grafana dashboard ConfigMap (raw: load k8s/helm/platform/files/dashboard.json), and the raw
+# Namespace (the chart installs into the release namespace).
 ONE_FORM_ONLY = {
     ("Secret", "platform-db"),
     ("Secret", "platform-api-token"),
     ("Pod", "platform-test"),
+    ("ConfigMap", "platform-dashboard"),
     ("Namespace", "platform"),
 }
 

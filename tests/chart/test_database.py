@@ -24,7 +24,7 @@ def test_external_mode_renders_no_statefulset_no_secret_and_no_database_services
     assert [d["metadata"]["name"] for d in docs if d["kind"] == "Secret"] == ["platform-api-token"]
     services = [doc["metadata"]["name"] for doc in docs if doc["kind"] == "Service"]
     assert services == ["platform-api"]
-    assert find(docs, "ConfigMap")["data"]["POSTGRES_HOST"] == "db.example.com"
+    assert find(docs, "ConfigMap", "platform-config")["data"]["POSTGRES_HOST"] == "db.example.com"
 
 
 def test_external_mode_takes_credentials_from_the_existing_secret() -> None:
