@@ -64,6 +64,7 @@ class ReadinessMonitor:
         self._schema: SchemaVerdict | None = None
         self._draining = False
         self._task: asyncio.Task[None] | None = None
+        self._read: asyncio.Task[DatabaseRevision] | None = None
         self._purge: asyncio.Task[None] | None = None
 
     def current(self) -> Verdict:
@@ -88,6 +89,7 @@ class ReadinessMonitor:
     async def check_once(self) -> Verdict:
         read = asyncio.get_running_loop().create_task(self._read_revision())
         read.add_done_callback(_discard_outcome)
+        self._read = read
         try:
             async with asyncio.timeout(self._timeout):
                 revision = await asyncio.shield(read)
@@ -157,6 +159,11 @@ class ReadinessMonitor:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        # A read abandoned by a timed-out check may still be connecting: end it before the
+        # connection is dropped, or it would open one nobody closes.
+        if self._read is not None and not self._read.done():
+            self._read.cancel()
+            await asyncio.wait({self._read})
         await self._drop_connection()
 
 

@@ -92,7 +92,7 @@ def test_the_hook_secret_carries_the_same_generated_passwords_as_the_release_sec
 def test_sslmode_is_require_for_an_external_database_unless_set(
     values: dict[str, Any], mode: str
 ) -> None:
-    assert find(render(values), "ConfigMap")["data"]["POSTGRES_SSLMODE"] == mode
+    assert find(render(values), "ConfigMap", "platform-config")["data"]["POSTGRES_SSLMODE"] == mode
 
 
 def test_verify_full_mounts_the_ca_in_every_pod_that_connects() -> None:

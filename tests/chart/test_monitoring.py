@@ -119,7 +119,7 @@ def test_the_raw_rule_file_is_what_the_chart_renders() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# promtool: syntax
+# promtool check rules
 
 
 def test_promtool_accepts_the_rules(tmp_path: Path) -> None:
@@ -140,7 +140,8 @@ def test_every_dashboard_query_parses(tmp_path: Path) -> None:
             for name, value in variables.items():
                 expr = expr.replace(name, value)
             assert "$" not in expr, f"unknown variable in {target['expr']}"
-            records.append({"record": f"dashboard:panel_{panel['id']}_{target['refId']}", "expr": expr})
+            record = f"dashboard:panel_{panel['id']}_{target['refId']}"
+            records.append({"record": record, "expr": expr})
     path = tmp_path / "dashboard-queries.yaml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": records}]}))
     result = promtool("check", "rules", str(path))
@@ -149,7 +150,7 @@ def test_every_dashboard_query_parses(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# promtool: behaviour
+# promtool test rules
 
 
 @dataclass
@@ -166,11 +167,19 @@ PODS = ('pod="p1"', 'pod="p2"')
 
 
 NS_LABEL = 'namespace="ns"'
+BUCKET = "http_request_duration_seconds_bucket"
+ITEMS = 'route="/api/v1/items"'
+MIGRATION_JOB = "platform-migration-0123456789"
 
 
 def _s(name: str, *labels: str) -> str:
     """A series of the API's job in namespace ns."""
     return name + "{" + ",".join((JOB, NS_LABEL, *labels)) + "}"
+
+
+def _job_failed(condition: str, job: str) -> str:
+    """kube-state-metrics' series for one Job's Failed condition."""
+    return f'kube_job_failed{{condition="{condition}",job_name="{job}",{NS_LABEL}}}'
 
 
 CASES = {
@@ -204,7 +213,10 @@ CASES = {
     ),
     "database blip of 30 s does not": Case(
         "PlatformDatabaseUnavailable",
-        {_s("platform_db_ready", PODS[0]): "1 0 0 1x10", _s("platform_db_ready", PODS[1]): "1 0 0 1x10"},
+        {
+            _s("platform_db_ready", PODS[0]): "1 0 0 1x10",
+            _s("platform_db_ready", PODS[1]): "1 0 0 1x10",
+        },
         {"30s": [], "1m": [], "2m": []},
     ),
     "one pod's verdict 0 does not": Case(
@@ -231,17 +243,17 @@ CASES = {
     "slow item reads for 15 min fire": Case(
         "PlatformHighLatency",
         {
-            _s("http_request_duration_seconds_bucket", 'route="/api/v1/items"', 'le="0.5"'): "0x80",
-            _s("http_request_duration_seconds_bucket", 'route="/api/v1/items"', 'le="1.0"'): "0+10x80",
-            _s("http_request_duration_seconds_bucket", 'route="/api/v1/items"', 'le="+Inf"'): "0+10x80",
+            _s(BUCKET, ITEMS, 'le="0.5"'): "0x80",
+            _s(BUCKET, ITEMS, 'le="1.0"'): "0+10x80",
+            _s(BUCKET, ITEMS, 'le="+Inf"'): "0+10x80",
         },
         {"5m": [], "15m": [NS]},
     ),
     "slow probes do not count": Case(
         "PlatformHighLatency",
         {
-            _s("http_request_duration_seconds_bucket", 'route="/health"', 'le="0.5"'): "0x80",
-            _s("http_request_duration_seconds_bucket", 'route="/health"', 'le="+Inf"'): "0+10x80",
+            _s(BUCKET, 'route="/health"', 'le="0.5"'): "0x80",
+            _s(BUCKET, 'route="/health"', 'le="+Inf"'): "0+10x80",
         },
         {"15m": []},
     ),
@@ -258,16 +270,16 @@ CASES = {
     "a failed migration Job fires at once": Case(
         "PlatformMigrationFailed",
         {
-            'kube_job_failed{condition="true",job_name="platform-migration-0123456789",namespace="ns"}': "0 1x10",
-            'kube_job_failed{condition="false",job_name="platform-migration-0123456789",namespace="ns"}': "1 0x10",
+            _job_failed("true", MIGRATION_JOB): "0 1x10",
+            _job_failed("false", MIGRATION_JOB): "1 0x10",
         },
-        {"0s": [], "1m": [{**NS, "job_name": "platform-migration-0123456789"}]},
+        {"0s": [], "1m": [{**NS, "job_name": MIGRATION_JOB}]},
     ),
     "another Job failing, or a migration not failed, does not": Case(
         "PlatformMigrationFailed",
         {
-            'kube_job_failed{condition="true",job_name="backup-0001",namespace="ns"}': "1x10",
-            'kube_job_failed{condition="true",job_name="platform-migration-0123456789",namespace="ns"}': "0x10",
+            _job_failed("true", "backup-0001"): "1x10",
+            _job_failed("true", MIGRATION_JOB): "0x10",
         },
         {"1m": []},
     ),
