@@ -350,3 +350,33 @@ volumes:
       sizeLimit: 64Mi
   {{- include "platform.databaseCaVolume" $root | nindent 2 }}
 {{- end }}
+
+{{/*
+The API pods' tolerations as a YAML list: the user's, plus NoExecute tolerations of a lost node
+(`unreachable`) and of a NotReady one (`not-ready`) for `api.nodeLossTolerationSeconds`. Without
+them the DefaultTolerationSeconds admission plugin adds 300 s, so a stateless pod on a dead node
+would wait five minutes for its replacement. A user toleration for the same key (or a key-less
+`Exists`, which tolerates every taint) replaces the chart's: the taint manager evicts after the
+shortest matching tolerationSeconds, so both together would silently ignore the user's.
+*/}}
+{{- define "platform.apiTolerations" -}}
+{{- $tolerations := list }}
+{{- $covered := list }}
+{{- range .Values.api.tolerations }}
+{{- $tolerations = append $tolerations . }}
+{{- if .key }}
+{{- $covered = append $covered .key }}
+{{- else if eq (.operator | default "") "Exists" }}
+{{- $covered = concat $covered (list "node.kubernetes.io/unreachable" "node.kubernetes.io/not-ready") }}
+{{- end }}
+{{- end }}
+{{- $seconds := .Values.api.nodeLossTolerationSeconds }}
+{{- if not (kindIs "invalid" $seconds) }}
+{{- range list "node.kubernetes.io/unreachable" "node.kubernetes.io/not-ready" }}
+{{- if not (has . $covered) }}
+{{- $tolerations = append $tolerations (dict "key" . "operator" "Exists" "effect" "NoExecute" "tolerationSeconds" (int $seconds)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toYaml $tolerations }}
+{{- end }}
