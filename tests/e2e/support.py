@@ -502,6 +502,8 @@ class LoadGenerator:
     write_every: int = 10
     # The writers' interface: the token Secret's key `token`, read when the pod starts.
     token_secret: str = TOKEN_SECRET
+    # Pin the generator to a node (kubernetes.io/hostname), e.g. one the test never drains or stops.
+    node: str | None = None
     result: LoadResult | None = field(default=None, init=False)
 
     def manifest(self) -> Obj:
@@ -557,6 +559,7 @@ class LoadGenerator:
                     }
                 ],
                 "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
+                **({"nodeSelector": {"kubernetes.io/hostname": self.node}} if self.node else {}),
             },
         }
 
