@@ -65,7 +65,7 @@ from tests.e2e.support import (
 from tests.e2e.timeline import TIMELINE
 
 API = "app.kubernetes.io/instance=platform,app.kubernetes.io/component=api"
-POSTGRES_SELECTOR = "app.kubernetes.io/instance=platform,app.kubernetes.io/component=postgres"
+POSTGRES_SELECTOR = "app.kubernetes.io/instance=platform,app.kubernetes.io/component=database"
 DEPLOYMENT = "deployment/platform-api"
 SERVICE = "platform-api"
 POSTGRES = "platform-postgres-0"
