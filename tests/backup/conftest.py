@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +17,8 @@ import pytest
 from localpg import BIN
 from obstore.store import LocalStore, S3Store
 
-from app.backup import pgtools
+from app.backup import cli, pgtools
+from app.config import get_settings
 from tests.backup.s3server import S3Server
 from tests.support import SCRIPTS, clean_env
 
@@ -70,6 +71,37 @@ def backup_cli(
         timeout=120,
         check=False,
     )
+
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+# Settings a runner clears first, so a test sees only what it configures.
+CONFIG_PREFIXES = ("BACKUP_", "AWS_", "POSTGRES_", "DATABASE_", "DB_", "APP_", "MIGRATE_", "PG")
+
+
+@pytest.fixture
+def in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Runner:
+    """`platform-backup ARGS` as `backup_cli` runs it, but in this process (`cli.run`): the same
+    code, targets and database without a Python start-up each time. The console script itself
+    (entry point, exit status of a real process) is covered by the `backup_cli` calls."""
+
+    def run(
+        env: dict[str, str], *args: str, database_url: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        for key in list(os.environ):
+            if key.startswith(CONFIG_PREFIXES):
+                monkeypatch.delenv(key)
+        for key, value in (env | ({"DATABASE_URL": database_url} if database_url else {})).items():
+            monkeypatch.setenv(key, value)
+        get_settings.cache_clear()
+        capsys.readouterr()
+        try:
+            code = cli.run(list(args))
+        finally:
+            get_settings.cache_clear()
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["platform-backup", *args], int(code), out, err)
+
+    return run
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Backup and restore drills against a real PostgreSQL and both real targets (a directory and a
 versitygw S3 server): the round trip, retention, and every refusal, each leaving the database as
-it was."""
+it was. The steps whose exit status a Job shows run the console script (`backup_cli`); the
+others run the same CLI in this process (`in_process`), which saves a Python start-up each."""
 
 from __future__ import annotations
 
@@ -20,23 +21,31 @@ from obstore.store import LocalStore
 
 from app.backup import pgtools
 from app.migrate.compat import CodeRevisions
-from tests.backup.conftest import FIGURES, Target, backup_cli, dump, pg_env, pg_restore
+from tests.backup.conftest import (
+    FIGURES,
+    Runner,
+    Target,
+    backup_cli,
+    dump,
+    pg_env,
+    pg_restore,
+)
 from tests.backup.data import fill, relation_count, snapshot
 from tests.support import json_lines, migrate
 
 HEAD = CodeRevisions.load().head
 
 
-def uploaded(target: Target, workdir: Path, **env: str) -> dict[str, Any]:
+def uploaded(run: Runner, target: Target, workdir: Path, **env: str) -> dict[str, Any]:
     """`platform-backup upload` of what the dump step left in `workdir`; its log line."""
-    proc = backup_cli(target.env | env, "upload", str(workdir))
+    proc = run(target.env | env, "upload", str(workdir))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return next(line for line in json_lines(proc.stdout) if line["event"] == "backup uploaded")
 
 
-def backup(url: str, target: Target, workdir: Path) -> dict[str, Any]:
+def backup(run: Runner, url: str, target: Target, workdir: Path) -> dict[str, Any]:
     dump(url, workdir)
-    return uploaded(target, workdir)
+    return uploaded(run, target, workdir)
 
 
 def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
@@ -68,14 +77,14 @@ def other_db(pg: LocalPostgres, migrated_template: str) -> Iterator[str]:
 
 
 def test_backup_wipe_restore_gives_identical_rows_and_revision(
-    migrated_db: str, target: Target, tmp_path: Path
+    migrated_db: str, target: Target, tmp_path: Path, in_process: Runner
 ) -> None:
     fill(migrated_db, 500)
     before = snapshot(migrated_db)
     assert before[0] == 500
     assert before[2] == HEAD
 
-    line = backup(migrated_db, target, tmp_path / "backup")
+    line = backup(backup_cli, migrated_db, target, tmp_path / "backup")
     backup_id = line["id"]
     assert target.names() == [f"{backup_id}.dump", f"{backup_id}.json"]
     manifest = json.loads(target.read(f"{backup_id}.json"))
@@ -91,7 +100,7 @@ def test_backup_wipe_restore_gives_identical_rows_and_revision(
     assert manifest["server_major"] == int(version.split()[2].split(".")[0])
     assert manifest["dumped_at"] is not None
 
-    verified = backup_cli(target.env, "verify")
+    verified = in_process(target.env, "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert json_lines(verified.stdout)[-1]["id"] == backup_id
 
@@ -106,8 +115,9 @@ def test_backup_wipe_restore_gives_identical_rows_and_revision(
     restored_in = time.monotonic() - started
 
     assert snapshot(migrated_db) == before
-    assert migrate(migrated_db, "upgrade").returncode == 0
-    assert migrate(migrated_db, "check").returncode == 0
+    upgraded = migrate(migrated_db, "upgrade")
+    assert upgraded.returncode == 0
+    assert json_lines(upgraded.stdout)[-1]["event"] == "schema already at head"
     assert snapshot(migrated_db) == before
     with psycopg.connect(migrated_db) as conn:
         row = conn.execute("INSERT INTO items (name) VALUES ('after restore') RETURNING id")
@@ -119,7 +129,7 @@ def test_backup_wipe_restore_gives_identical_rows_and_revision(
 
 
 def test_retention_keeps_exactly_n_after_n_plus_2_runs_and_only_touches_its_own_objects(
-    migrated_db: str, target: Target, workdir: Path
+    migrated_db: str, target: Target, workdir: Path, in_process: Runner
 ) -> None:
     stale, recent = "20200101T000000.000000Z.dump", "29991231T235959.999999Z.dump"
     target.write("operator-notes.txt", b"not a backup")
@@ -128,11 +138,12 @@ def test_retention_keeps_exactly_n_after_n_plus_2_runs_and_only_touches_its_own_
     fill(migrated_db, 10)
     dump(migrated_db, workdir)
     keep = 2
-    ids = [uploaded(target, workdir, BACKUP_KEEP_LAST=str(keep))["id"] for _ in range(keep + 2)]
+    runs = range(keep + 2)
+    ids = [uploaded(in_process, target, workdir, BACKUP_KEEP_LAST=str(keep))["id"] for _ in runs]
     assert ids == sorted(ids)
     kept = [f"{i}{suffix}" for i in ids[-keep:] for suffix in (".dump", ".json")]
     assert target.names() == sorted([*kept, recent, "operator-notes.txt"])
-    listing = backup_cli(target.env, "list")
+    listing = in_process(target.env, "list")
     assert listing.returncode == 0, listing.stderr
     assert [json.loads(line)["id"] for line in listing.stdout.splitlines()] == ids[::-1][:keep]
 
@@ -146,16 +157,18 @@ def fs_target(tmp_path: Path) -> Target:
                   LocalStore(directory))  # fmt: skip
 
 
-def backed_up(url: str, target: Target, tmp_path: Path, items: int = 50) -> str:
+def backed_up(run: Runner, url: str, target: Target, tmp_path: Path, items: int = 50) -> str:
     """Fill the database and back it up; the backup's id."""
     fill(url, items)
-    return str(backup(url, target, tmp_path / "backup")["id"])
+    return str(backup(run, url, target, tmp_path / "backup")["id"])
 
 
 def test_a_flipped_byte_is_refused_by_checksum_and_nothing_is_written(
-    migrated_db: str, target: Target, fresh_db: str, tmp_path: Path, workdir: Path
+    migrated_db: str, target: Target, fresh_db: str, tmp_path: Path, in_process: Runner
 ) -> None:
-    backup_id = backed_up(migrated_db, target, tmp_path)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    backup_id = backed_up(in_process, migrated_db, target, tmp_path)
     data = bytearray(target.read(f"{backup_id}.dump"))
     data[len(data) // 2] ^= 0x01
     target.write(f"{backup_id}.dump", bytes(data))
@@ -165,41 +178,43 @@ def test_a_flipped_byte_is_refused_by_checksum_and_nothing_is_written(
     assert "fails its checksum" in one_error_line(proc)
     assert list(workdir.iterdir()) == []
     assert relation_count(fresh_db) == 0
-    verified = backup_cli(target.env, "verify", "--backup", backup_id)
+    verified = in_process(target.env, "verify", "--backup", backup_id)
     assert verified.returncode == 4
     assert "fails its checksum" in one_error_line(verified)
 
 
 def test_a_damaged_manifest_is_refused(
-    migrated_db: str, fs_target: Target, fresh_db: str, tmp_path: Path, workdir: Path
+    migrated_db: str, fs_target: Target, fresh_db: str, tmp_path: Path, in_process: Runner
 ) -> None:
-    target = fs_target
-    backup_id = backed_up(migrated_db, target, tmp_path)
+    target, workdir = fs_target, tmp_path / "work"
+    workdir.mkdir()
+    backup_id = backed_up(in_process, migrated_db, target, tmp_path)
     manifest = json.loads(target.read(f"{backup_id}.json"))
     manifest["dump"]["size"] = "big"
     target.write(f"{backup_id}.json", json.dumps(manifest).encode())
-    proc = backup_cli(target.env, "fetch", str(workdir), database_url=fresh_db)
+    proc = in_process(target.env, "fetch", str(workdir), database_url=fresh_db)
     assert proc.returncode == 1
     assert "invalid manifest: dump.size" in one_error_line(proc)
     assert list(workdir.iterdir()) == []
 
 
 def test_restore_into_a_non_empty_database_is_refused_unless_forced(
-    migrated_db: str, fs_target: Target, other_db: str, tmp_path: Path, workdir: Path
+    migrated_db: str, fs_target: Target, other_db: str, tmp_path: Path, in_process: Runner
 ) -> None:
-    source, target = migrated_db, fs_target
-    backed_up(source, target, tmp_path)
+    source, target, workdir = migrated_db, fs_target, tmp_path / "work"
+    workdir.mkdir()
+    backed_up(in_process, source, target, tmp_path)
     fill(other_db, 7)
     before = snapshot(other_db)
 
-    proc = backup_cli(target.env, "fetch", str(workdir), database_url=other_db)
+    proc = in_process(target.env, "fetch", str(workdir), database_url=other_db)
     assert proc.returncode == 4
     message = one_error_line(proc)
     assert "is not empty (4 relations: public.alembic_version, public.items" in message
     assert list(workdir.iterdir()) == []
     assert snapshot(other_db) == before
 
-    forced = backup_cli(target.env, "fetch", str(workdir), "--force", database_url=other_db)
+    forced = in_process(target.env, "fetch", str(workdir), "--force", database_url=other_db)
     assert forced.returncode == 0, forced.stdout + forced.stderr
     pg_restore(other_db, workdir, force=True)
     assert snapshot(other_db) == snapshot(source)
@@ -217,12 +232,14 @@ def test_a_backup_of_a_schema_beyond_the_window_is_refused(
     migrated_db: str,
     fs_target: Target,
     fresh_db: str,
-    workdir: Path,
     newer: tuple[str, str, bool],
+    in_process: Runner,
 ) -> None:
     """`newer`: the kind and parent of the backup's revision, and whether it is refused."""
     kind, parent, refused = newer
     fs = fs_target
+    workdir = Path(fs.env["BACKUP_DIR"]).parent / "work"
+    workdir.mkdir()
     with psycopg.connect(migrated_db) as conn:
         # What a newer release's migration leaves behind: its revision and ledger row.
         conn.execute(
@@ -230,9 +247,9 @@ def test_a_backup_of_a_schema_beyond_the_window_is_refused(
             (parent, kind),
         )
         conn.execute("UPDATE alembic_version SET version_num = '0004_future'")
-    backup_id = backup(migrated_db, fs, workdir.parent / "dump")["id"]
+    backup_id = backup(in_process, migrated_db, fs, workdir.parent / "dump")["id"]
 
-    proc = backup_cli(fs.env, "fetch", str(workdir), "--backup", backup_id, database_url=fresh_db)
+    proc = in_process(fs.env, "fetch", str(workdir), "--backup", backup_id, database_url=fresh_db)
     if refused:
         assert proc.returncode == 4
         assert "schema revision 0004_future, which this code" in one_error_line(proc)
@@ -244,9 +261,9 @@ def test_a_backup_of_a_schema_beyond_the_window_is_refused(
 
 
 def test_database_down_fails_backup_and_restore_with_one_clear_line(
-    migrated_db: str, fs_target: Target, tmp_path: Path, workdir: Path
+    migrated_db: str, fs_target: Target, tmp_path: Path, workdir: Path, in_process: Runner
 ) -> None:
-    backed_up(migrated_db, fs_target, tmp_path, items=1)
+    backed_up(in_process, migrated_db, fs_target, tmp_path, items=1)
     # Nothing listens on the database's address: the server is down.
     down = f"postgresql://platform@127.0.0.1:{free_port()}/platform"
 
@@ -256,7 +273,7 @@ def test_database_down_fails_backup_and_restore_with_one_clear_line(
     )  # fmt: skip
     assert step.returncode != 0
     assert "connection to server" in step.stderr
-    proc = backup_cli(fs_target.env, "upload", str(workdir))
+    proc = in_process(fs_target.env, "upload", str(workdir))
     assert proc.returncode == 1
     assert "empty or not a pg_dump custom-format archive: the dump step did not complete" in (
         one_error_line(proc)
