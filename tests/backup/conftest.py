@@ -4,6 +4,7 @@ of the figures (sizes, restore time) at the end of the session."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import obstore
 import pytest
@@ -20,7 +22,7 @@ from obstore.store import LocalStore, S3Store
 from app.backup import cli, pgtools
 from app.config import get_settings
 from tests.backup.s3server import S3Server
-from tests.support import SCRIPTS, clean_env
+from tests.support import SCRIPTS, clean_env, json_lines
 
 FIGURES: dict[str, str] = {}
 
@@ -122,6 +124,27 @@ class Target:
 
     def write(self, name: str, data: bytes) -> None:
         obstore.put(self.store, name, data)
+
+
+def uploaded(run: Runner, target: Target, workdir: Path, **env: str) -> dict[str, Any]:
+    """`platform-backup upload` of what the dump step left in `workdir`; its log line."""
+    proc = run(target.env | env, "upload", str(workdir))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return next(line for line in json_lines(proc.stdout) if line["event"] == "backup uploaded")
+
+
+def backup(run: Runner, url: str, target: Target, workdir: Path) -> dict[str, Any]:
+    dump(url, workdir)
+    return uploaded(run, target, workdir)
+
+
+def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    """The failure's only error line; nothing else on stderr, no traceback anywhere."""
+    errors = [line for line in json_lines(proc.stdout) if line["level"] == "error"]
+    assert len(errors) == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert proc.stderr == ""
+    return json.dumps(errors[0], ensure_ascii=False)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -25,36 +24,18 @@ from tests.backup.conftest import (
     FIGURES,
     Runner,
     Target,
+    backup,
     backup_cli,
     dump,
+    one_error_line,
     pg_env,
     pg_restore,
+    uploaded,
 )
 from tests.backup.data import fill, relation_count, snapshot
 from tests.support import json_lines, migrate
 
 HEAD = CodeRevisions.load().head
-
-
-def uploaded(run: Runner, target: Target, workdir: Path, **env: str) -> dict[str, Any]:
-    """`platform-backup upload` of what the dump step left in `workdir`; its log line."""
-    proc = run(target.env | env, "upload", str(workdir))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return next(line for line in json_lines(proc.stdout) if line["event"] == "backup uploaded")
-
-
-def backup(run: Runner, url: str, target: Target, workdir: Path) -> dict[str, Any]:
-    dump(url, workdir)
-    return uploaded(run, target, workdir)
-
-
-def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
-    """The failure's only error line; nothing else on stderr, no traceback anywhere."""
-    errors = [line for line in json_lines(proc.stdout) if line["level"] == "error"]
-    assert len(errors) == 1, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stdout + proc.stderr
-    assert proc.stderr == ""
-    return json.dumps(errors[0], ensure_ascii=False)
 
 
 def recreate(url: str) -> None:
