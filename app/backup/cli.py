@@ -78,26 +78,27 @@ def _parser() -> argparse.ArgumentParser:
     upload.add_argument("--no-prune", action="store_true", help="skip retention afterwards")
     commands.add_parser("prune", help="delete the backups retention no longer keeps")
     commands.add_parser("list", help="complete backups, newest first")
-    for name, text in (
-        ("verify", "check a backup's checksum and schema without touching the database"),
-        ("fetch", "download a verified backup into DIR for pg_restore, after the refusals"),
-    ):
-        sub = commands.add_parser(name, help=text)
-        if name == "fetch":
-            sub.add_argument("workdir", type=Path, metavar="DIR")
-            sub.add_argument(
-                "--force",
-                action="store_true",
-                help="allow a non-empty database (pg_restore must then run with --clean)",
-            )
-            sub.add_argument(
-                "--timeout",
-                type=float,
-                default=None,
-                metavar="SECONDS",
-                help="wait this long for the database; 0 waits forever "
-                "(default: BACKUP_DB_WAIT_TIMEOUT_SECONDS)",
-            )
+    verify = commands.add_parser(
+        "verify", help="check a backup's checksum and schema without touching the database"
+    )
+    fetch = commands.add_parser(
+        "fetch", help="download a verified backup into DIR for pg_restore, after the refusals"
+    )
+    fetch.add_argument("workdir", type=Path, metavar="DIR")
+    fetch.add_argument(
+        "--force",
+        action="store_true",
+        help="allow a non-empty database (pg_restore must then run with --clean --if-exists)",
+    )
+    fetch.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="wait this long for the database; 0 waits forever "
+        "(default: BACKUP_DB_WAIT_TIMEOUT_SECONDS)",
+    )
+    for sub in (verify, fetch):
         sub.add_argument(
             "--backup", default="latest", metavar="ID", help="a backup id, or latest (default)"
         )
