@@ -63,6 +63,14 @@ def postgres_image() -> str:
     return os.environ.get("POSTGRES_IMAGE", "localhost/platform-postgres:15")
 
 
+def postgres17_image() -> str:
+    return os.environ.get("POSTGRES17_IMAGE", "localhost/platform-postgres:17")
+
+
+def versitygw_image() -> str:
+    return os.environ.get("VERSITYGW_IMAGE", "localhost/versitygw:1.8.0")
+
+
 def python_base() -> str:
     return os.environ.get("PYTHON_BASE") or "localhost/platform-python:3.11-slim"
 
