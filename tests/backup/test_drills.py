@@ -60,10 +60,24 @@ def other_db(pg: LocalPostgres, migrated_template: str) -> Iterator[str]:
 def test_backup_wipe_restore_gives_identical_rows_and_revision(
     migrated_db: str, target: Target, tmp_path: Path, in_process: Runner
 ) -> None:
+    # The API's own DML-only login and group (ADR 0051), as the migration Job makes them.
+    group = f"t_app_{uuid.uuid4().hex[:8]}"
+
+    def migrate_with_roles() -> subprocess.CompletedProcess[str]:
+        return migrate(
+            migrated_db,
+            "upgrade",
+            APP_POSTGRES_GROUP=group,
+            APP_POSTGRES_USER=f"{group}_a",
+            APP_POSTGRES_PASSWORD="app-login-pw",
+        )
+
+    assert migrate_with_roles().returncode == 0
     fill(migrated_db, 500)
     before = snapshot(migrated_db)
     assert before[0] == 500
     assert before[2] == HEAD
+    api_url = migrated_db.replace("//platform@", f"//{group}_a:app-login-pw@")
 
     line = backup(backup_cli, migrated_db, target, tmp_path / "backup")
     backup_id = line["id"]
@@ -96,11 +110,15 @@ def test_backup_wipe_restore_gives_identical_rows_and_revision(
     restored_in = time.monotonic() - started
 
     assert snapshot(migrated_db) == before
-    upgraded = migrate(migrated_db, "upgrade")
-    assert upgraded.returncode == 0
+    # pg_restore --no-privileges leaves the API's login without grants ...
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        snapshot(api_url)
+    # ... and the migration that follows every restore gives them back.
+    upgraded = migrate_with_roles()
+    assert upgraded.returncode == 0, upgraded.stdout
     assert json_lines(upgraded.stdout)[-1]["event"] == "schema already at head"
-    assert snapshot(migrated_db) == before
-    with psycopg.connect(migrated_db) as conn:
+    assert snapshot(api_url) == before
+    with psycopg.connect(api_url) as conn:
         row = conn.execute("INSERT INTO items (name) VALUES ('after restore') RETURNING id")
         new_id = row.fetchone()
     assert new_id is not None
