@@ -26,7 +26,7 @@ from app.backup import pgtools
 from app.migrate.compat import CodeRevisions
 from tests.backup.data import fill, snapshot
 
-USER, DB = "platform", "platform"
+USER, DB, APP_USER = "platform", "platform", "platform_app_a"
 PGDATA = "/var/lib/postgresql/data/pgdata"
 FIGURES: dict[str, str] = {}
 
@@ -49,9 +49,18 @@ class Server:
                "PGDATABASE": database, "TZ": "UTC"}  # fmt: skip
         return [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
 
-    def app_env(self, database: str = DB) -> list[str]:
+    def migrate_env(self, database: str = DB) -> list[str]:
+        """The migration role (also what the backup steps use), and the API's login it makes."""
         env = {"POSTGRES_HOST": self.container, "POSTGRES_DB": database, "POSTGRES_USER": USER,
-               "POSTGRES_PASSWORD": self.password, "DB_CHECK_INTERVAL_SECONDS": "0.5"}  # fmt: skip
+               "POSTGRES_PASSWORD": self.password, "APP_POSTGRES_USER": APP_USER,
+               "APP_POSTGRES_PASSWORD": f"app-{self.password}"}  # fmt: skip
+        return [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
+
+    def api_env(self) -> list[str]:
+        """The API as it runs: its own DML-only login (ADR 0051)."""
+        env = {"POSTGRES_HOST": self.container, "POSTGRES_DB": DB, "POSTGRES_USER": APP_USER,
+               "POSTGRES_PASSWORD": f"app-{self.password}",
+               "DB_CHECK_INTERVAL_SECONDS": "0.5"}  # fmt: skip
         return [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
 
 
@@ -111,7 +120,7 @@ def pg15(
                     dockerctl.postgres_image(), f"pw15-{suffix}")  # fmt: skip
     try:
         start(server, network)
-        migrated = app(image, network, server.app_env(), {}, "platform-migrate", "upgrade")
+        migrated = app(image, network, server.migrate_env(), {}, "platform-migrate", "upgrade")
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
         fill(server.url, 500)
         yield server, snapshot(server.url)
@@ -157,12 +166,12 @@ def pg17(
     try:
         start(server, network)
         started = time.monotonic()
-        env = ["-e", "BACKUP_DIR=/backups", *server.app_env()]
+        env = ["-e", "BACKUP_DIR=/backups", *server.migrate_env()]
         fetched = app(image, network, env, {work: "/work", backups: "/backups"},
                       "platform-backup", "fetch", "/work")  # fmt: skip
         assert fetched.returncode == 0, fetched.stdout + fetched.stderr
         restore_step(server, network, work)
-        migrated = app(image, network, server.app_env(), {}, "platform-migrate", "upgrade")
+        migrated = app(image, network, server.migrate_env(), {}, "platform-migrate", "upgrade")
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
         FIGURES["15 -> 17: fetch + pg_restore (17 tools) + migrate, 500 items"] = (
             f"{time.monotonic() - started:.1f} s"
@@ -199,7 +208,7 @@ def test_the_api_serves_the_restored_data_from_17(
     name = f"platform-image-test-api17-{suffix}"
     try:
         dockerctl.docker("run", "-d", "--name", name, *HARDENED, "--network", network,
-                         *pg17.app_env(), "-p", "127.0.0.1::8000", image)  # fmt: skip
+                         *pg17.api_env(), "-p", "127.0.0.1::8000", image)  # fmt: skip
         url = f"http://127.0.0.1:{dockerctl.host_port(name)}"
         dockerctl.wait_for_status(f"{url}/db-check", timeout=60)
         page = httpx.get(f"{url}/api/v1/items", params={"limit": 3, "count": "true"}).json()
@@ -223,7 +232,7 @@ def test_a_17_backup_is_refused_by_a_15_server(
         with psycopg.connect(server15.url, autocommit=True) as conn:
             conn.execute("CREATE DATABASE empty15")
         (work / pgtools.DUMP).unlink()
-        env = ["-e", "BACKUP_DIR=/backups", *server15.app_env("empty15")]
+        env = ["-e", "BACKUP_DIR=/backups", *server15.migrate_env("empty15")]
         fetched = app(image, network, env, mounts, "platform-backup", "fetch", "/work")
         assert fetched.returncode == 4, fetched.stdout + fetched.stderr
         assert "comes from PostgreSQL 17; database empty15 runs 15" in fetched.stdout
