@@ -13,7 +13,6 @@ from fastapi import Depends, Request
 
 from app.config import Settings
 from app.db import Connection, Pool
-from app.guard import running_of
 from app.readiness import ReadinessMonitor
 
 
@@ -30,17 +29,12 @@ async def get_connection(request: Request) -> AsyncIterator[Connection]:
 
     Function-scoped (see ConnectionDep): the connection goes back to the pool when the handler
     returns, before the response is sent, so a client that reads slowly (or never) cannot pin
-    it. While it is held, a client that disconnects aborts the request, which cancels its query.
+    it. A client that disconnects meanwhile aborts the request, which cancels its query: the
+    server's protocol sees the disconnect (app/protocol.py).
     """
     pool = cast(Pool, request.app.state.pool)
-    running = running_of(request.scope)
     async with pool.connection() as conn:
-        watcher = running.watch_disconnect(request.receive) if running else None
-        try:
-            yield conn
-        finally:
-            if watcher is not None:
-                watcher.cancel()
+        yield conn
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

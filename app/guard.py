@@ -8,8 +8,8 @@ answer:
 - 413 and 408 close the connection (`Connection: close`), so a client cannot keep streaming an
   unwanted body into it;
 - a request still running after REQUEST_TIMEOUT_SECONDS is aborted with 503 + Retry-After;
-- a request whose client disconnects while it holds a database connection is aborted (its query
-  is cancelled in PostgreSQL), see `Running.watch_disconnect`;
+- a request whose client disconnects is aborted, which cancels its query in PostgreSQL (the
+  server's protocol reports the disconnect: app/protocol.py);
 - at the end of a graceful shutdown's drain, whatever still runs is aborted with 503.
 
 Aborting cancels the request's task: psycopg then asks PostgreSQL to cancel the running query.
@@ -91,20 +91,6 @@ class Running:
         for _ in range(self._cancels):
             self.task.uncancel()
         self._cancels = 0
-
-    def watch_disconnect(self, receive: Receive) -> asyncio.Task[None]:
-        """A task that aborts the request when its client disconnects; cancel it when done.
-
-        Started while a request holds a database connection (app/deps.py): its body is read by
-        then, so the only message left to receive is the disconnect.
-        """
-
-        async def watch() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            self.abort("client disconnected")
-
-        return asyncio.get_running_loop().create_task(watch())
 
 
 class InFlight:

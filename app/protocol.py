@@ -12,9 +12,17 @@ See docs/decisions/0008-http-server-bounds.md.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from starlette.types import Scope
+from uvicorn._types import ASGI3Application
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
+
+from app.guard import running_of
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -27,6 +35,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._tail = b""
         self._refused = False
+        self._active: RequestResponseCycle | None = None
         self._header_timer: asyncio.TimerHandle | None = None
 
     @classmethod
@@ -41,7 +50,19 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_timer()
+        # A client that leaves mid-request gets nothing more: abort what runs for it, which
+        # cancels its query in PostgreSQL (app/guard.py) instead of letting it run to the end.
+        active = self._active
+        if active is not None and not active.response_complete:
+            running = running_of(cast(Scope, active.scope))
+            if running is not None:
+                running.abort("client disconnected")
         super().connection_lost(exc)
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        # With pipelining `self.cycle` is the newest request, not the running one: remember it.
+        self._active = cycle
+        super()._start_asgi_task(cycle, app)
 
     def data_received(self, data: bytes) -> None:
         if self._reading_headers:

@@ -36,9 +36,10 @@ monitoring-rules: tools-chart ## Regenerate k8s/monitoring/platform-alerts.yaml 
 	  >$(MONITORING_RULES)
 
 .PHONY: test-monitoring
-test-monitoring: sync tools-chart tools-monitoring ## promtool check/test of the alert rules and the dashboard's queries.
+test-monitoring: sync tools-chart tools-monitoring ## promtool check/test of the alert rules and the dashboard's queries (also part of test-chart).
 	$(call PYTEST,tests/chart/test_monitoring.py)
 
-# `make test` covers the monitoring checks (prerequisite added here, where they are defined).
-.PHONY: test
-test: test-monitoring
+# tests/chart (run by test-chart, hence by `make test`) includes the promtool tests: pin promtool
+# first (prerequisite added here, where the tool is defined).
+.PHONY: test-chart
+test-chart: tools-monitoring

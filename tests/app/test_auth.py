@@ -41,9 +41,10 @@ def started(url: str, tokens: Path, **overrides: object) -> TestClient:
 
 @pytest.fixture
 def app_client(migrated_db: str, tokens: Path) -> Iterator[TestClient]:
-    """An app with two accepted tokens and no default Authorization header, and Ready."""
+    """An app with two accepted tokens and no default Authorization header, started and Ready."""
     with started(migrated_db, tokens) as client:
-        # The first readiness check runs in the background: /db-check says "starting" until then.
+        # /db-check is 503 until the first readiness check ends; on a loaded machine the
+        # test's first request can come before it.
         wait_until(lambda: client.get("/db-check").status_code == 200, timeout=10, what="ready")
         yield client
 
