@@ -32,7 +32,8 @@ from app.backup.store import Target, TargetError, TargetUnreachableError, open_t
 from app.config import ConfigError, get_settings
 from app.logs import configure_logging, get_logger
 from app.migrate import runner
-from app.migrate.compat import MIGRATIONS_DIR, CodeRevisions
+from app.migrate.errors import DatabaseUnreachableError
+from app.revisions.window import MIGRATIONS_DIR, CodeRevisions
 
 log = get_logger("platform.backup")
 APPLICATION_NAME = "platform-backup"
@@ -287,9 +288,7 @@ def _failure(exc: Exception) -> ExitCode:
     if isinstance(exc, safety.RestoreRefusedError):
         log.error("refused; nothing was written", reason=_first_line(exc))
         return ExitCode.REFUSED
-    unreachable = (
-        runner.DatabaseUnreachableError | TargetUnreachableError | psycopg.OperationalError
-    )
+    unreachable = DatabaseUnreachableError | TargetUnreachableError | psycopg.OperationalError
     if isinstance(exc, unreachable):
         log.error("giving up: not reachable", error=_first_line(exc))
         return ExitCode.UNREACHABLE
@@ -325,7 +324,7 @@ def run(argv: Sequence[str]) -> ExitCode:
         ManifestError,
         TargetError,
         safety.RestoreRefusedError,
-        runner.DatabaseUnreachableError,
+        DatabaseUnreachableError,
         psycopg.Error,
         OSError,
         ValueError,

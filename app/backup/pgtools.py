@@ -21,7 +21,7 @@ from pathlib import Path
 DUMP = "db.dump"
 TOC = "db.toc"
 REVISION = "db.revision.sql"
-# The tables whose rows say which schema revision the dump holds (app/migrate/compat.py).
+# The tables whose rows say which schema revision the dump holds (app/revisions/window.py).
 REVISION_TABLES = ("alembic_version", "schema_revisions")
 # pg_dump takes ACCESS SHARE locks on every table: they never block the API's reads or writes,
 # only DDL. Behind a migration's ACCESS EXCLUSIVE lock it gives up after this, visibly, instead of

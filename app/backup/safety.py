@@ -1,7 +1,7 @@
 """The refusals a restore makes before it writes anything (issue 15's safety rules).
 
 1. The backup's schema revision must be one this code can migrate from: the compatibility
-   window of ADR 0005 (`app.migrate.compat.evaluate`), where *behind* is fine too, since the
+   window of ADR 0005 (`app.revisions.window.evaluate`), where *behind* is fine too, since the
    migration Job that follows a restore brings the schema to head.
 2. The target server must not be an older major than the one the backup came from.
 3. The target database must be empty, unless the operator forces the restore.
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import psycopg
 
 from app.backup.manifest import Manifest
-from app.migrate.compat import CodeRevisions, DatabaseRevision, SchemaState, Verdict, evaluate
+from app.revisions.database import DatabaseRevision
+from app.revisions.window import CodeRevisions, Compatibility, SchemaState, evaluate
 
 # Relations a restore would collide with: everything outside the system schemas.
 RELATIONS_SQL = """
@@ -52,7 +53,7 @@ def inspect_database(conninfo: str) -> DatabaseState:
     return DatabaseState(name=row[0], server_major=row[1], relations=relations)
 
 
-def check_schema(manifest: Manifest, code: CodeRevisions) -> Verdict:
+def check_schema(manifest: Manifest, code: CodeRevisions) -> Compatibility:
     """Refuse a backup whose schema this code cannot migrate from."""
     schema = manifest.schema_revision
     verdict = evaluate(

@@ -19,7 +19,7 @@ from localpg import BIN, LocalPostgres, free_port
 from obstore.store import LocalStore
 
 from app.backup import pgtools
-from app.migrate.compat import CodeRevisions
+from app.revisions.window import CodeRevisions
 from tests.backup.conftest import (
     FIGURES,
     Runner,

@@ -10,7 +10,7 @@ import pytest
 from localpg import LocalPostgres
 
 from app.backup import dumpinfo, pgtools
-from app.migrate.compat import CodeRevisions
+from app.revisions.window import CodeRevisions
 from tests.backup.conftest import dump
 
 TOC = """;

@@ -8,7 +8,7 @@ import pytest
 
 from app.backup import safety
 from app.backup.manifest import DumpFile, Manifest, SchemaInfo
-from app.migrate.compat import CodeRevisions, SchemaState
+from app.revisions.window import CodeRevisions, SchemaState
 
 CODE = CodeRevisions.load()
 

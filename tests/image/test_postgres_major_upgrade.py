@@ -23,7 +23,7 @@ import pytest
 from dockerctl import HARDENED
 
 from app.backup import pgtools
-from app.migrate.compat import CodeRevisions
+from app.revisions.window import CodeRevisions
 from tests.backup.data import fill, snapshot
 
 USER, DB, APP_USER = "platform", "platform", "platform_app_a"
