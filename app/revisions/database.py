@@ -29,7 +29,7 @@ class DatabaseRevision:
     def from_row(cls, row: Sequence[Any] | None) -> DatabaseRevision:
         """The revision from CURRENT_REVISION_SQL's row (None: no row, an empty database)."""
         if row is None:
-            return cls(current=None)
+            return EMPTY
         current, parent, kind = row
         return cls(current=current, parent=parent, kind=kind)
 

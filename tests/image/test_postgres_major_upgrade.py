@@ -47,21 +47,21 @@ class Server:
     def libpq_env(self, database: str = DB) -> list[str]:
         env = {"PGHOST": self.container, "PGUSER": USER, "PGPASSWORD": self.password,
                "PGDATABASE": database, "TZ": "UTC"}  # fmt: skip
-        return [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
+        return dockerctl.env_args(env)
 
     def migrate_env(self, database: str = DB) -> list[str]:
         """The migration role (also what the backup steps use), and the API's login it makes."""
         env = {"POSTGRES_HOST": self.container, "POSTGRES_DB": database, "POSTGRES_USER": USER,
                "POSTGRES_PASSWORD": self.password, "APP_POSTGRES_USER": APP_USER,
                "APP_POSTGRES_PASSWORD": f"app-{self.password}"}  # fmt: skip
-        return [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
+        return dockerctl.env_args(env)
 
     def api_env(self) -> list[str]:
         """The API as it runs: its own DML-only login (ADR 0051)."""
         env = {"POSTGRES_HOST": self.container, "POSTGRES_DB": DB, "POSTGRES_USER": APP_USER,
                "POSTGRES_PASSWORD": f"app-{self.password}",
                "DB_CHECK_INTERVAL_SECONDS": "0.5"}  # fmt: skip
-        return [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
+        return dockerctl.env_args(env)
 
 
 def start(server: Server, network: str) -> None:
