@@ -55,8 +55,8 @@ $(TLS_POSTGRES):
 	  rc=$$?; rm -f /usr/sbin/policy-rc.d; exit $$rc
 
 .PHONY: test
-test: sync $(TLS_POSTGRES) ## The whole suite: app + migrations against real PostgreSQL servers it starts, plus the chart and monitoring checks (mk/).
-	$(call PYTEST,tests/app tests/migrations,--cov --cov-report=term)
+test: sync $(TLS_POSTGRES) ## The whole suite: app + migrations + backups against real PostgreSQL (and S3) servers it starts, plus the chart and monitoring checks (mk/).
+	$(call PYTEST,tests/app tests/migrations tests/backup,--cov --cov-report=term)
 
 .PHONY: tools
 tools: ## Pin every tool the checks use into ./bin (each fragment in mk/ adds its own).

@@ -18,8 +18,8 @@ from app.identity import SERVICE_NAME, VERSION
 from app.logs import get_logger
 from app.metrics import HttpMetrics, PoolCollector, ReadinessCollector
 from app.middleware import AccessMiddleware
-from app.migrate.compat import CodeRevisions
 from app.readiness import ReadinessMonitor
+from app.revisions.window import CodeRevisions
 
 log = get_logger("platform.app")
 

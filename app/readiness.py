@@ -1,8 +1,8 @@
-"""Readiness as a cached verdict refreshed by one background loop per process.
+"""Readiness as a cached answer refreshed by one background loop per process.
 
 Probes read the cache, so a probe never costs a DB round trip, never waits on the pool, and a
 burst of probes (kubelet, load balancers, humans) cannot pile onto a slow database. The loop
-bounds each check by DB_CHECK_TIMEOUT_SECONDS; a verdict older than a few intervals counts as a
+bounds each check by DB_CHECK_TIMEOUT_SECONDS; an answer older than a few intervals counts as a
 failure, so a wedged loop cannot leave a pod Ready. See docs/decisions/0004-readiness-check-loop.md.
 
 The check runs on a connection of its own, outside the pool: it measures the database, not the
@@ -18,32 +18,29 @@ import contextlib
 import time
 from dataclasses import dataclass
 
-from psycopg import AsyncConnection, errors
-from psycopg.rows import DictRow, dict_row
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
 
 from app.db import Pool
 from app.logs import get_logger
-from app.migrate.compat import (
-    CURRENT_REVISION_SQL,
-    CodeRevisions,
-    DatabaseRevision,
-    evaluate,
-)
-from app.migrate.compat import Verdict as SchemaVerdict
+from app.revisions.database import DatabaseRevision, read_revision_async
+from app.revisions.window import CodeRevisions, Compatibility, evaluate
 
 log = get_logger("platform.readiness")
 STALE_AFTER_INTERVALS = 3
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Readiness:
+    """What /db-check serves: ready or not, why, and when the loop last looked."""
+
     ready: bool
     reason: str
     checked_at: float
 
 
 class ReadinessMonitor:
-    """Owns the check loop and the latest verdict; `current()` is what /db-check serves."""
+    """Owns the check loop and its latest answer; `current()` is what /db-check serves."""
 
     def __init__(
         self,
@@ -56,29 +53,29 @@ class ReadinessMonitor:
     ):
         self._pool = pool
         self._conninfo = conninfo
-        self._conn: AsyncConnection[DictRow] | None = None
+        self._conn: AsyncConnection[TupleRow] | None = None
         self._code = code
         self._interval = interval
         self._timeout = timeout
-        self._verdict = Verdict(ready=False, reason="starting", checked_at=time.monotonic())
-        self._schema: SchemaVerdict | None = None
+        self._readiness = Readiness(ready=False, reason="starting", checked_at=time.monotonic())
+        self._schema: Compatibility | None = None
         self._draining = False
         self._task: asyncio.Task[None] | None = None
         self._read: asyncio.Task[DatabaseRevision] | None = None
         self._purge: asyncio.Task[None] | None = None
 
-    def current(self) -> Verdict:
+    def current(self) -> Readiness:
         if self._draining:
-            return Verdict(ready=False, reason="shutting down", checked_at=time.monotonic())
-        age = time.monotonic() - self._verdict.checked_at
-        if self._verdict.ready and age > STALE_AFTER_INTERVALS * self._interval + self._timeout:
-            return Verdict(
+            return Readiness(ready=False, reason="shutting down", checked_at=time.monotonic())
+        age = time.monotonic() - self._readiness.checked_at
+        if self._readiness.ready and age > STALE_AFTER_INTERVALS * self._interval + self._timeout:
+            return Readiness(
                 ready=False, reason="readiness check stalled", checked_at=time.monotonic()
             )
-        return self._verdict
+        return self._readiness
 
     @property
-    def schema(self) -> SchemaVerdict | None:
+    def schema(self) -> Compatibility | None:
         """The schema as the last successful check read it (None until one succeeded)."""
         return self._schema
 
@@ -86,33 +83,35 @@ class ReadinessMonitor:
         """Report not-ready from now on: the first step of a graceful shutdown."""
         self._draining = True
 
-    async def check_once(self) -> Verdict:
+    async def check_once(self) -> Readiness:
         read = asyncio.get_running_loop().create_task(self._read_revision())
         read.add_done_callback(_discard_outcome)
         self._read = read
         try:
             async with asyncio.timeout(self._timeout):
                 revision = await asyncio.shield(read)
-            verdict = evaluate(self._code, revision)
-            self._schema = verdict
-            result = Verdict(verdict.compatible, verdict.reason, time.monotonic())
+            compatibility = evaluate(self._code, revision)
+            self._schema = compatibility
+            result = Readiness(compatibility.compatible, compatibility.reason, time.monotonic())
         except TimeoutError:
             # Close the socket before cancelling: cancelling a query first would make psycopg
             # ask the server to cancel it and wait seconds for an answer a frozen server never
             # sends. With the connection gone the read unwinds at once.
             await self._drop_connection()
             read.cancel()
-            result = Verdict(
+            result = Readiness(
                 False, f"database did not answer within {self._timeout:g}s", time.monotonic()
             )
         except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which
-            result = Verdict(False, f"database unavailable: {type(exc).__name__}", time.monotonic())
+            result = Readiness(
+                False, f"database unavailable: {type(exc).__name__}", time.monotonic()
+            )
         if not result.ready and not result.reason.startswith("schema"):
             await self._drop_connection()
             self._purge_broken_connections()
-        if result.ready != self._verdict.ready or result.reason != self._verdict.reason:
+        if result.ready != self._readiness.ready or result.reason != self._readiness.reason:
             log.info("readiness changed", ready=result.ready, reason=result.reason)
-        self._verdict = result
+        self._readiness = result
         return result
 
     def _purge_broken_connections(self) -> None:
@@ -121,11 +120,9 @@ class ReadinessMonitor:
         if self._purge is None or self._purge.done():
             self._purge = asyncio.get_running_loop().create_task(self._pool.check())
 
-    async def _connection(self) -> AsyncConnection[DictRow]:
+    async def _connection(self) -> AsyncConnection[TupleRow]:
         if self._conn is None or self._conn.closed:
-            self._conn = await AsyncConnection.connect(
-                self._conninfo, autocommit=True, row_factory=dict_row
-            )
+            self._conn = await AsyncConnection.connect(self._conninfo, autocommit=True)
         return self._conn
 
     async def _drop_connection(self) -> None:
@@ -136,15 +133,7 @@ class ReadinessMonitor:
             await conn.close()
 
     async def _read_revision(self) -> DatabaseRevision:
-        conn = await self._connection()
-        try:
-            cursor = await conn.execute(CURRENT_REVISION_SQL)
-            row = await cursor.fetchone()
-        except errors.UndefinedTable:
-            return DatabaseRevision(current=None)
-        if row is None:
-            return DatabaseRevision(current=None)
-        return DatabaseRevision(current=row["current"], parent=row["parent"], kind=row["kind"])
+        return await read_revision_async(await self._connection())
 
     async def _loop(self) -> None:
         while True:

@@ -55,8 +55,19 @@ start_daemon() {
         return 0
     fi
     log "starting $name (log: $STATE_DIR/$name.log)"
-    setsid "$@" >>"$STATE_DIR/$name.log" 2>&1 </dev/null &
+    (close_inherited_fds && exec setsid "$@" >>"$STATE_DIR/$name.log" 2>&1 </dev/null) &
     echo $! >"$pidfile"
+}
+
+# A daemon outlives its caller: it must not keep the caller's descriptors, such as the one
+# `flock LOCK make ...` holds its lock on (the lock would then never be released).
+close_inherited_fds() {
+    local fd
+    for fd in /proc/$BASHPID/fd/*; do
+        fd=${fd##*/}
+        ((fd > 2)) && eval "exec $fd>&-"
+    done 2>/dev/null
+    return 0
 }
 
 containerd_sock=$RUN_DIR/containerd.sock

@@ -26,7 +26,7 @@ docker-engine: ## Install (Debian docker.io) and start a Docker engine if none a
 	bash docker/engine.sh
 
 .PHONY: base-images
-base-images: docker-engine ## Build localhost/platform-python:3.11-slim and localhost/platform-postgres:15 from Debian packages.
+base-images: docker-engine ## Build localhost/platform-python:3.11-slim and localhost/platform-postgres:15 and :17 from Debian packages.
 	bash docker/base/build.sh
 
 .PHONY: image

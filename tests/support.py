@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi.testclient import TestClient
 from localpg import free_port
 
 SCRIPTS = Path(sys.executable).parent
@@ -114,6 +115,13 @@ def wait_until(condition: Any, *, timeout: float, what: str, interval: float = 0
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
     return time.monotonic() - started
+
+
+def wait_ready(client: httpx.Client | TestClient, *, timeout: float, what: str = "ready") -> float:
+    """Poll /db-check until 200: an app's first readiness check runs after it starts serving."""
+    return wait_until(
+        lambda: client.get("/db-check").status_code == 200, timeout=timeout, what=what
+    )
 
 
 @dataclass

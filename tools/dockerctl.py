@@ -63,6 +63,14 @@ def postgres_image() -> str:
     return os.environ.get("POSTGRES_IMAGE", "localhost/platform-postgres:15")
 
 
+def postgres17_image() -> str:
+    return os.environ.get("POSTGRES17_IMAGE", "localhost/platform-postgres:17")
+
+
+def versitygw_image() -> str:
+    return os.environ.get("VERSITYGW_IMAGE", "localhost/versitygw:1.8.0")
+
+
 def python_base() -> str:
     return os.environ.get("PYTHON_BASE") or "localhost/platform-python:3.11-slim"
 
@@ -144,6 +152,11 @@ HARDENED = [
 ]  # fmt: skip
 
 
+def env_args(env: dict[str, str]) -> list[str]:
+    """`docker run -e KEY=VALUE` arguments for `env`."""
+    return [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
+
+
 @dataclass(frozen=True)
 class Database:
     container: str
@@ -154,12 +167,9 @@ class Database:
     app_password: str  # of the API's own login, which `platform-migrate upgrade` makes
     app_user: str = "platform_app_a"
 
-    def _env(self, env: dict[str, str]) -> list[str]:
-        return [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
-
     def app_env(self) -> list[str]:
         """`docker run -e` arguments pointing the API at this database, as its own login."""
-        return self._env(
+        return env_args(
             {
                 "POSTGRES_HOST": self.container,
                 "POSTGRES_DB": self.name,
@@ -171,7 +181,7 @@ class Database:
 
     def migrate_env(self) -> list[str]:
         """The migration role's settings, and the API's login it makes (APP_POSTGRES_*)."""
-        return self._env(
+        return env_args(
             {
                 "POSTGRES_HOST": self.container,
                 "POSTGRES_DB": self.name,

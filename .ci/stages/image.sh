@@ -2,8 +2,10 @@
 # CI stage "image": on a fresh machine, as root, from the repository root.
 # 1. install (Debian docker.io, debootstrap, docker-compose) and start a Docker engine;
 # 2. build the air-gapped base images from Debian packages (no registry is reachable);
-# 3. build the app image on the Debian python stand-in and test it with real containers
-#    (tests/image), then print the image report (size vs base, start time vs bare uvicorn).
+# 3. build the app image on the Debian python stand-in and the versitygw image (its binary is
+#    the one the test stage built into .cache/), test them with real containers (tests/image:
+#    the PostgreSQL 15 and 17 stand-ins, the 15 -> 17 upgrade), then print the image report
+#    (size vs base, start time vs bare uvicorn).
 set -euo pipefail
 
 started=$SECONDS

@@ -19,14 +19,13 @@ from sqlalchemy import Connection, Engine, create_engine, exc, text
 from sqlalchemy.pool import NullPool
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
-from app.migrate.compat import MIGRATIONS_DIR, CodeRevisions, SchemaState, evaluate
-from app.migrate.runner import (
-    LockTimeoutError,
-    SchemaAheadError,
-    UpgradeResult,
-    log,
-    read_revision,
-)
+from app.logs import get_logger
+from app.migrate.errors import LockTimeoutError, SchemaAheadError
+from app.migrate.outcome import UpgradeResult
+from app.revisions.database import read_revision
+from app.revisions.window import MIGRATIONS_DIR, CodeRevisions, SchemaState, evaluate
+
+log = get_logger("platform.migrate")
 
 # pg_advisory_xact_lock key: the first 8 bytes of sha256("platform-migrate"), as a signed bigint.
 # Any process that migrates this schema must use the same key; other applications won't collide.

@@ -13,7 +13,8 @@ from pathlib import Path
 from app.config import ConfigError, Settings, get_settings
 from app.logs import configure_logging, get_logger
 from app.migrate import roles, runner
-from app.migrate.compat import MIGRATIONS_DIR, CodeRevisions, SchemaState
+from app.migrate.errors import DatabaseUnreachableError, LockTimeoutError
+from app.revisions.window import MIGRATIONS_DIR, CodeRevisions, SchemaState
 
 log = get_logger("platform.migrate")
 APPLICATION_NAME = "platform-migrate"
@@ -150,9 +151,9 @@ def run(argv: Sequence[str], script_location: Path = MIGRATIONS_DIR) -> ExitCode
     except roles.AccessError as exc:
         log.error("database roles not ensured", error=str(exc))
         return ExitCode.FAILED
-    except (runner.DatabaseUnreachableError, runner.LockTimeoutError) as exc:
+    except (DatabaseUnreachableError, LockTimeoutError) as exc:
         log.error("giving up", error=str(exc))
-        unreachable = isinstance(exc, runner.DatabaseUnreachableError)
+        unreachable = isinstance(exc, DatabaseUnreachableError)
         return ExitCode.UNREACHABLE if unreachable else ExitCode.LOCKED
     except Exception as exc:
         log.error("migration failed, transaction rolled back", error=str(exc), exc_info=True)

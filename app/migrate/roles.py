@@ -28,8 +28,8 @@ from psycopg.conninfo import make_conninfo
 
 from app.config import Settings
 from app.logs import get_logger
-from app.migrate.compat import CURRENT_REVISION_SQL
-from app.migrate.runner import LockTimeoutError
+from app.migrate.errors import LockTimeoutError
+from app.revisions.database import CURRENT_REVISION_SQL
 
 log = get_logger("platform.migrate")
 # The migration lock (app/migrate/apply.py): grants must not interleave with a schema change.

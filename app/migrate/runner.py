@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psycopg
 from psycopg import errors
@@ -19,35 +17,12 @@ from tenacity import (
 )
 
 from app.logs import get_logger
-from app.migrate.compat import (
-    CURRENT_REVISION_SQL,
-    MIGRATIONS_DIR,
-    CodeRevisions,
-    DatabaseRevision,
-    SchemaState,
-    Verdict,
-    evaluate,
-)
+from app.migrate.errors import DatabaseUnreachableError
+from app.migrate.outcome import UpgradeResult
+from app.revisions.database import read_revision
+from app.revisions.window import MIGRATIONS_DIR, CodeRevisions, Compatibility, SchemaState, evaluate
 
 log = get_logger("platform.migrate")
-
-
-class DatabaseUnreachableError(Exception):
-    """The database did not answer a real query before the deadline."""
-
-
-class LockTimeoutError(Exception):
-    """Another runner held the migration lock for longer than we were allowed to wait."""
-
-
-class SchemaAheadError(Exception):
-    """The database is at a revision this code does not know and cannot safely serve."""
-
-
-@dataclass(frozen=True)
-class UpgradeResult:
-    before: Verdict
-    applied: list[str]
 
 
 def _log_retry(state: RetryCallState) -> None:
@@ -74,20 +49,8 @@ def wait_for_database(conninfo: str, timeout: float) -> None:
         ) from None
 
 
-def read_revision(conn: psycopg.Connection[Any]) -> DatabaseRevision:
-    """The database's revision and ledger entry; an empty database has neither table."""
-    try:
-        with conn.transaction():
-            row = conn.execute(CURRENT_REVISION_SQL).fetchone()
-    except errors.UndefinedTable:
-        return DatabaseRevision(current=None)
-    if row is None:
-        return DatabaseRevision(current=None)
-    return DatabaseRevision(current=row[0], parent=row[1], kind=row[2])
-
-
-def check(conninfo: str, code: CodeRevisions, timeout: float | None = None) -> Verdict:
-    """The verdict on the database's schema; a query still blocked after `timeout` gives up.
+def check(conninfo: str, code: CodeRevisions, timeout: float | None = None) -> Compatibility:
+    """Whether this code may serve the schema; a query still blocked after `timeout` gives up.
 
     The revision tables can be locked (a migration's DDL, an operator's `LOCK TABLE`): without a
     server-side bound the read would wait as long as the lock is held, past any deadline.

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Build the air-gapped stand-in base images from Debian packages only (no container registry).
 #
-#   docker/base/build.sh python     -> localhost/platform-python:3.11-slim
-#   docker/base/build.sh postgres   -> localhost/platform-postgres:15
-#   docker/base/build.sh            -> both
+#   docker/base/build.sh python       -> localhost/platform-python:3.11-slim    (bookworm)
+#   docker/base/build.sh postgres     -> localhost/platform-postgres:15         (bookworm)
+#   docker/base/build.sh postgres-17  -> localhost/platform-postgres:17         (trixie)
+#   docker/base/build.sh              -> all three
 #
 # debootstrap (minbase) builds a root filesystem from the apt mirror this machine already uses,
 # the script strips what a container never needs, and a two-line Dockerfile (`FROM scratch`,
@@ -18,6 +19,9 @@ SUITE=${DEBIAN_SUITE:-bookworm}
 CACHE_DIR=${BASE_CACHE_DIR:-/var/cache/platform-base-images}
 PYTHON_IMAGE=${PYTHON_STANDIN_IMAGE:-localhost/platform-python:3.11-slim}
 POSTGRES_IMAGE=${POSTGRES_STANDIN_IMAGE:-localhost/platform-postgres:15}
+POSTGRES17_IMAGE=${POSTGRES17_STANDIN_IMAGE:-localhost/platform-postgres:17}
+# Debian suite of each PostgreSQL major: the release whose main archive ships it.
+POSTGRES17_SUITE=${POSTGRES17_SUITE:-trixie}
 
 log() { printf 'base-images: %s\n' "$*" >&2; }
 
@@ -49,17 +53,17 @@ strip_rootfs() {
     rm -f "$root"/etc/hostname "$root"/etc/resolv.conf
 }
 
-# Build (or reuse) a rootfs tarball. Args: name, customise-function, packages...
+# Build (or reuse) a rootfs tarball. Args: name, suite, customise-function, packages...
 rootfs_tarball() {
-    local name=$1 customise=$2
-    shift 2
+    local name=$1 suite=$2 customise=$3
+    shift 3
     local mirror key tarball root
     mirror=$(debian_mirror)
     key=$({
-        echo "$SUITE $mirror $*"
+        echo "$suite $mirror $*"
         declare -f strip_rootfs "$customise"
     } | sha256sum | cut -c1-16)
-    tarball=$CACHE_DIR/$name-$SUITE-$key.tar
+    tarball=$CACHE_DIR/$name-$suite-$key.tar
     if [[ -s $tarball ]]; then
         log "$name: reusing $tarball"
         echo "$tarball"
@@ -67,13 +71,13 @@ rootfs_tarball() {
     fi
     mkdir -p "$CACHE_DIR"
     root=$(mktemp -d "$CACHE_DIR/$name-root.XXXXXX")
-    log "$name: debootstrap $SUITE from $mirror (+ $*)"
+    log "$name: debootstrap $suite from $mirror (+ $*)"
     local include
     include=$(
         IFS=,
         echo "$*"
     )
-    debootstrap --variant=minbase --include="$include" "$SUITE" "$root" "$mirror" >"$root.log" 2>&1 || {
+    debootstrap --variant=minbase --include="$include" "$suite" "$root" "$mirror" >"$root.log" 2>&1 || {
         tail -n 30 "$root.log" >&2
         return 1
     }
@@ -83,7 +87,7 @@ rootfs_tarball() {
     mv "$tarball.tmp" "$tarball"
     rm -rf "$root" "$root.log"
     # Keep only the newest tarball per image.
-    find "$CACHE_DIR" -maxdepth 1 -name "$name-$SUITE-*.tar" ! -path "$tarball" -delete
+    find "$CACHE_DIR" -maxdepth 1 -name "$name-$suite-*.tar" ! -path "$tarball" -delete
     echo "$tarball"
 }
 
@@ -94,8 +98,11 @@ customise_python() {
     rm -rf "$root"/usr/lib/python3.11/test "$root"/usr/lib/python3/dist-packages/*/tests
 }
 
+# The PostgreSQL major the next customise_postgres call prepares (its packages are named after it).
+PG_MAJOR=15
+
 customise_postgres() {
-    local root=$1
+    local root=$1 major=$PG_MAJOR
     # The official image's numeric user and group (999:999); Debian picked a dynamic system id.
     local old_uid old_gid
     old_uid=$(chroot "$root" id -u postgres)
@@ -103,14 +110,14 @@ customise_postgres() {
     chroot "$root" groupmod -g 999 postgres
     chroot "$root" usermod -u 999 -g 999 postgres
     find "$root" -xdev \( -uid "$old_uid" -o -gid "$old_gid" \) -exec chown -h 999:999 {} +
-    # Debian's postinst created a cluster under /etc/postgresql and /var/lib/postgresql/15/main;
+    # Debian's postinst created a cluster under /etc/postgresql and /var/lib/postgresql/MAJOR/main;
     # the entrypoint runs initdb on $PGDATA instead, like the official image.
-    rm -rf "$root"/etc/postgresql/15 "$root"/var/lib/postgresql/15
+    rm -rf "$root/etc/postgresql/$major" "$root/var/lib/postgresql/$major"
     # Listen on every address by default, as the official image does (via the sample config
     # initdb copies into a new data directory).
     sed -ri "s!^#?(listen_addresses)\s*=\s*\S+.*!\1 = '*'!" \
-        "$root"/usr/share/postgresql/15/postgresql.conf.sample
-    grep -F "listen_addresses = '*'" "$root"/usr/share/postgresql/15/postgresql.conf.sample >/dev/null
+        "$root/usr/share/postgresql/$major/postgresql.conf.sample"
+    grep -F "listen_addresses = '*'" "$root/usr/share/postgresql/$major/postgresql.conf.sample" >/dev/null
     install -d -o 999 -g 999 -m 3777 "$root"/var/run/postgresql
     install -d -o 999 -g 999 -m 0777 "$root"/var/lib/postgresql/data
     install -d -o 999 -g 999 -m 0755 "$root"/docker-entrypoint-initdb.d
@@ -118,32 +125,39 @@ customise_postgres() {
     # the real binaries instead, so the image does not rely on them.
 }
 
+# Args: image, Dockerfile, rootfs tarball, extra `docker build` arguments...
 build_image() {
     local image=$1 dockerfile=$2 tarball=$3
+    shift 3
     local context
     context=$(mktemp -d)
     ln "$tarball" "$context/rootfs.tar" 2>/dev/null || cp "$tarball" "$context/rootfs.tar"
-    cp "$HERE"/docker-entrypoint.sh "$context/"
+    cp "$HERE"/docker-entrypoint.sh "$HERE"/pg-version-guard.sh "$context/"
     log "building $image"
-    DOCKER_BUILDKIT=1 "$DOCKER" build --quiet -f "$dockerfile" -t "$image" "$context" >/dev/null
+    DOCKER_BUILDKIT=1 "$DOCKER" build --quiet "$@" -f "$dockerfile" -t "$image" "$context" >/dev/null
     rm -rf "$context"
     # Drop the previous build of this image if the new one replaced it (dangling, same title).
     local title
     title=$("$DOCKER" image inspect --format '{{index .Config.Labels "org.opencontainers.image.title"}}' "$image")
+    # Both postgres images share a title: prune only what no tag points at any more.
     "$DOCKER" image prune -f --filter "label=org.opencontainers.image.title=$title" >/dev/null
     log "$image: $("$DOCKER" image inspect --format '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}')"
 }
 
 build_python() {
     local tarball
-    tarball=$(rootfs_tarball python customise_python python3 python3-venv ca-certificates)
+    tarball=$(rootfs_tarball python "$SUITE" customise_python python3 python3-venv ca-certificates)
     build_image "$PYTHON_IMAGE" "$HERE/python.Dockerfile" "$tarball"
 }
 
+# Args: major, Debian suite, image.
 build_postgres() {
-    local tarball
-    tarball=$(rootfs_tarball postgres customise_postgres postgresql-15 ca-certificates)
-    build_image "$POSTGRES_IMAGE" "$HERE/postgres.Dockerfile" "$tarball"
+    local major=$1 suite=$2 image=$3 tarball
+    PG_MAJOR=$major
+    # One major per suite, so "postgres-<suite>" names each cache entry.
+    tarball=$(rootfs_tarball postgres "$suite" customise_postgres "postgresql-$major" ca-certificates)
+    build_image "$image" "$HERE/postgres.Dockerfile" "$tarball" \
+        --build-arg "PG_MAJOR=$major" --build-arg "DEBIAN_SUITE=$suite"
 }
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -151,13 +165,14 @@ if [[ $(id -u) -ne 0 ]]; then
     exit 1
 fi
 targets=("$@")
-((${#targets[@]})) || targets=(python postgres)
+((${#targets[@]})) || targets=(python postgres postgres-17)
 for target in "${targets[@]}"; do
     case $target in
     python) build_python ;;
-    postgres) build_postgres ;;
+    postgres) build_postgres 15 "$SUITE" "$POSTGRES_IMAGE" ;;
+    postgres-17) build_postgres 17 "$POSTGRES17_SUITE" "$POSTGRES17_IMAGE" ;;
     *)
-        log "unknown image: $target (python or postgres)"
+        log "unknown image: $target (python, postgres or postgres-17)"
         exit 2
         ;;
     esac

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Entrypoint of localhost/platform-postgres:15, in the spirit of the official image's
+# Entrypoint of localhost/platform-postgres:<major>, in the spirit of the official image's
 # docker-entrypoint.sh: on an empty $PGDATA run initdb with POSTGRES_USER/POSTGRES_PASSWORD,
 # create POSTGRES_DB, run /docker-entrypoint-initdb.d/*.sql|*.sh, allow password
 # (scram-sha-256) logins from any host, then exec postgres so it receives signals directly.
-# Runs as the image's user (999); it never switches users.
+# A data directory of another major is refused first (pg-version-guard), with a pointer to the
+# upgrade runbook, instead of the server's own crash. Runs as the image's user (999); it never
+# switches users.
 set -Eeuo pipefail
 
 log() { printf '%s [entrypoint] %s\n' "$(date -u +%FT%TZ)" "$*" >&2; }
@@ -29,6 +31,8 @@ if [[ ! -w $PGDATA ]]; then
     log "PGDATA=$PGDATA is not writable by uid $(id -u); give the volume to 999:999 (fsGroup)"
     exit 1
 fi
+
+pg-version-guard
 
 if [[ ! -s $PGDATA/PG_VERSION ]]; then
     if [[ -z ${POSTGRES_PASSWORD:-} && $POSTGRES_HOST_AUTH_METHOD != trust ]]; then

@@ -11,7 +11,7 @@ from localpg import LocalPostgres
 
 from app.config import Settings
 from app.main import create_app
-from tests.support import migrate, wait_until
+from tests.support import migrate, wait_ready
 
 # The writer token of the `client` fixture, sent on every request it makes.
 CLIENT_TOKEN = "client-fixture-token-0123456789"
@@ -40,9 +40,7 @@ def client(migrated_db: str, tmp_path: Path) -> Iterator[TestClient]:
     )
     headers = {"Authorization": f"Bearer {CLIENT_TOKEN}"}
     with TestClient(create_app(settings), headers=headers) as test_client:
-        wait_until(
-            lambda: test_client.get("/db-check").status_code == 200, timeout=10, what="ready"
-        )
+        wait_ready(test_client, timeout=10)
         yield test_client
 
 

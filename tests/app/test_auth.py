@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from app import auth
 from app.main import create_app
 from tests.app.conftest import make_settings, token_dir
-from tests.support import SCRIPTS, clean_env, serve, wait_until
+from tests.support import SCRIPTS, clean_env, serve, wait_ready
 
 TOKEN = "current-token-0123456789abcdef"
 PREVIOUS = "previous-token-0123456789abcdef"
@@ -45,7 +45,7 @@ def app_client(migrated_db: str, tokens: Path) -> Iterator[TestClient]:
     with started(migrated_db, tokens) as client:
         # /db-check is 503 until the first readiness check ends; on a loaded machine the
         # test's first request can come before it.
-        wait_until(lambda: client.get("/db-check").status_code == 200, timeout=10, what="ready")
+        wait_ready(client, timeout=10)
         yield client
 
 
@@ -159,7 +159,7 @@ def test_hidden_entries_and_empty_files_are_not_tokens(tmp_path: Path) -> None:
 
 def test_no_token_ever_reaches_the_log(migrated_db: str, tokens: Path) -> None:
     with serve(migrated_db, API_TOKENS_DIR=str(tokens)) as server, server.client() as client:
-        wait_until(lambda: client.get("/db-check").status_code == 200, timeout=20, what="ready")
+        wait_ready(client, timeout=20)
         for token in (TOKEN, "wrong-" + TOKEN, PREVIOUS):
             client.post("/api/v1/items", json={"name": token[:20]}, headers=bearer(token))
             client.post("/api/v1/items", json={"name": 5}, headers=bearer(token))

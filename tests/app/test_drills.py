@@ -9,7 +9,7 @@ import httpx
 import psycopg
 from localpg import LocalPostgres
 
-from tests.support import json_lines, serve, wait_until
+from tests.support import json_lines, serve, wait_ready, wait_until
 
 
 def _timed_get(client: httpx.Client, path: str) -> tuple[int, float]:
@@ -40,7 +40,7 @@ def _refused(base_url: str) -> bool:
 def test_database_outage_and_recovery_without_restart(own_pg: LocalPostgres) -> None:
     env = {"DB_CHECK_INTERVAL_SECONDS": "0.5", "DB_POOL_TIMEOUT_SECONDS": "2"}
     with serve(own_pg.url, **env) as server, server.client(timeout=15) as client:
-        wait_until(lambda: client.get("/db-check").status_code == 200, timeout=10, what="ready")
+        wait_ready(client, timeout=10)
         created = client.post("/api/v1/items", json={"name": "survives"}).json()
         pid = server.process.pid
 
@@ -58,9 +58,7 @@ def test_database_outage_and_recovery_without_restart(own_pg: LocalPostgres) -> 
         assert seconds < 10
 
         own_pg.start()
-        recovered = wait_until(
-            lambda: client.get("/db-check").status_code == 200, timeout=5, what="ready again"
-        )
+        recovered = wait_ready(client, timeout=5, what="ready again")
         assert client.get(f"/api/v1/items/{created['id']}").json()["name"] == "survives"
         assert server.process.pid == pid
         assert server.process.poll() is None

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from localpg import LocalPostgres
 
 from app.main import create_app
-from app.migrate.compat import CodeRevisions
+from app.revisions.window import CodeRevisions
 from tests.app.conftest import make_settings
 from tests.support import wait_until
 

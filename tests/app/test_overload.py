@@ -16,7 +16,7 @@ import httpx
 import psycopg
 from localpg import LocalPostgres
 
-from tests.support import RawConnection, serve, wait_until
+from tests.support import RawConnection, serve, wait_ready, wait_until
 
 
 def _metric(client: httpx.Client, name: str) -> float:
@@ -64,7 +64,7 @@ def test_readiness_stays_up_while_the_pool_is_saturated_and_drops_when_the_datab
         "REQUEST_TIMEOUT_SECONDS": "60",
     }
     with serve(own_pg.url, **env) as server, server.client(timeout=10) as client:
-        wait_until(lambda: client.get("/db-check").status_code == 200, timeout=10, what="ready")
+        wait_ready(client, timeout=10)
         blocker = _lock_items(own_pg.url)
         results: list[int] = []
         threads = [_get_in_background(server.base_url, "/api/v1/items", results) for _ in range(8)]

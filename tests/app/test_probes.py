@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from tests.app.conftest import make_settings
-from tests.support import wait_until
+from tests.support import wait_ready, wait_until
 
 
 def _started(url: str) -> TestClient:
@@ -43,7 +43,7 @@ def test_ready_one_expand_step_ahead_but_not_after_a_contract_step(migrated_db: 
         )
         conn.execute("UPDATE alembic_version SET version_num = '0003_next'")
     with _started(migrated_db) as client:
-        wait_until(lambda: client.get("/db-check").status_code == 200, timeout=10, what="ready")
+        wait_ready(client, timeout=10)
         with psycopg.connect(migrated_db) as conn:
             conn.execute(
                 "UPDATE schema_revisions SET kind = 'contract' WHERE revision = '0003_next'"

@@ -16,7 +16,7 @@ import pytest
 from localpg import LocalPostgres
 
 from tests.certs import Certificates, make_certificates
-from tests.support import SCRIPTS, clean_env, json_lines, serve, wait_until
+from tests.support import SCRIPTS, clean_env, json_lines, serve, wait_ready
 
 # The embedded server's build has no TLS: Debian's PostgreSQL, which CI installs (.ci/run).
 TLS_POSTGRES = Path("/usr/lib/postgresql/15/bin")
@@ -83,7 +83,7 @@ def test_require_connects_over_tls(tls_pg: tuple[LocalPostgres, Certificates]) -
     assert result.returncode == 0, result.stdout + result.stderr
     url = f"postgresql://{server.user}@localhost:{server.port}/{server.database}?sslmode=require"
     with serve(url) as api, api.client() as client:
-        wait_until(lambda: client.get("/db-check").status_code == 200, timeout=20, what="ready")
+        wait_ready(client, timeout=20)
         with psycopg.connect(dbname=server.database, user=server.user, host=str(server.root),
                              port=server.port) as conn:  # fmt: skip
             sessions = conn.execute(

@@ -11,6 +11,7 @@ DOCKERFILES = [
     "docker/Dockerfile",
     "docker/base/python.Dockerfile",
     "docker/base/postgres.Dockerfile",
+    "docker/versitygw/Dockerfile",
 ]
 
 

@@ -170,8 +170,9 @@ def test_sigterm_finishes_the_in_flight_request_and_exits_zero(
 ) -> None:
     """A PATCH blocked on a row lock is in flight when `docker stop` sends SIGTERM; the lock is
     released afterwards, the request completes with 200, and the container exits 0 in time."""
-    # The drill is about the drain: lock and statement timeouts above the lock it waits behind.
-    patient = ["-e", "DB_LOCK_TIMEOUT_SECONDS=30", "-e", "DB_STATEMENT_TIMEOUT_SECONDS=30"]
+    # The drill is about the drain: lock and statement timeouts above the lock it waits behind
+    # (and the statement's below REQUEST_TIMEOUT_SECONDS, 15 s, or the API refuses to start).
+    patient = ["-e", "DB_LOCK_TIMEOUT_SECONDS=10", "-e", "DB_STATEMENT_TIMEOUT_SECONDS=10"]
     api = start_api("stop", [*database.app_env(), *patient])
     _, item = request("POST", f"{api.url}/api/v1/items", {"name": f"stop-{suffix}"})
     lock_seconds = 3

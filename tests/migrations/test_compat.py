@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.migrate.compat import CodeRevisions, DatabaseRevision, SchemaState, evaluate
+from app.revisions.database import DatabaseRevision
+from app.revisions.window import CodeRevisions, SchemaState, evaluate
 
 CODE = CodeRevisions(head="0002", known=frozenset({"0001", "0002"}))
 

@@ -12,7 +12,7 @@ import pytest
 
 from app.config import get_settings
 from app.migrate.cli import ExitCode, run
-from app.migrate.compat import MIGRATIONS_DIR
+from app.revisions.window import MIGRATIONS_DIR
 from tests.support import migrate
 
 FAILING_REVISION = textwrap.dedent(

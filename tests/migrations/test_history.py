@@ -7,7 +7,7 @@ import re
 from alembic.script import ScriptDirectory
 
 from app.migrate.apply import alembic_config
-from app.migrate.compat import MIGRATIONS_DIR, CodeRevisions
+from app.revisions.window import MIGRATIONS_DIR, CodeRevisions
 
 SCRIPT = ScriptDirectory.from_config(alembic_config())
 

@@ -20,7 +20,7 @@ import pytest
 
 from app.config import get_settings
 from app.migrate.cli import ExitCode, run
-from app.migrate.compat import MIGRATIONS_DIR
+from app.revisions.window import MIGRATIONS_DIR
 from tests.support import SCRIPTS, clean_env
 
 ALTER_REVISION = textwrap.dedent(

@@ -15,13 +15,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+from app.revisions.database import DatabaseRevision
 
-# One round trip: the current revision and, if a newer release recorded it, its ledger entry.
-CURRENT_REVISION_SQL = """
-SELECT v.version_num AS current, r.parent, r.kind
-FROM alembic_version v LEFT JOIN schema_revisions r ON r.revision = v.version_num
-"""
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 class SchemaState(StrEnum):
@@ -57,16 +53,9 @@ class CodeRevisions:
 
 
 @dataclass(frozen=True)
-class DatabaseRevision:
-    """What the database says: alembic_version plus the ledger row for that revision, if any."""
+class Compatibility:
+    """The window rule's answer for one database: its state, and whether this code may serve it."""
 
-    current: str | None
-    parent: str | None = None
-    kind: str | None = None
-
-
-@dataclass(frozen=True)
-class Verdict:
     state: SchemaState
     current: str | None
     head: str
@@ -80,7 +69,7 @@ class Verdict:
         return f"schema {self.state.value}: current={self.current or 'none'} head={self.head}"
 
 
-def evaluate(code: CodeRevisions, db: DatabaseRevision) -> Verdict:
+def evaluate(code: CodeRevisions, db: DatabaseRevision) -> Compatibility:
     """Apply the window rule; pure, so it is tested exhaustively without a database."""
     if db.current is None:
         state = SchemaState.EMPTY
@@ -92,7 +81,7 @@ def evaluate(code: CodeRevisions, db: DatabaseRevision) -> Verdict:
         state = SchemaState.AHEAD_COMPATIBLE
     else:
         state = SchemaState.INCOMPATIBLE
-    return Verdict(state=state, current=db.current, head=code.head)
+    return Compatibility(state=state, current=db.current, head=code.head)
 
 
 def _revision_and_parent(path: Path) -> tuple[str, str | None]:
