@@ -78,9 +78,15 @@ class EndpointWatch:
                 self.history.append((time.time(), current))
 
     def stop(self) -> None:
-        if self._process and self._process.poll() is None:
+        if self._process is None:
+            return
+        if self._process.poll() is None:
             self._process.terminate()
             self._process.wait(timeout=10)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._process.stdout is not None:
+            self._process.stdout.close()
 
     def now(self) -> frozenset[str]:
         with self._lock:

@@ -379,6 +379,7 @@ MAX_SECONDS, MAX_REQUESTS = float(os.environ["MAX_SECONDS"]), int(os.environ["MA
 NAME = os.environ.get("HOSTNAME", "load")
 lock = threading.Lock()
 stats = {"sent": 0, "ok": 0, "failed": 0, "statuses": {}, "versions": {}, "errors": [],
+         "failure_starts": [],
          "first_failure": None, "last_failure": None, "last_ok": None, "last_version": None,
          "ok_after_last_failure": 0}
 deadline = time.monotonic() + MAX_SECONDS
@@ -438,8 +439,11 @@ def worker(index):
                 stats["first_failure"] = stats["first_failure"] or started
                 stats["last_failure"] = now
                 stats["ok_after_last_failure"] = 0
-                if len(stats["errors"]) < 20:
-                    stats["errors"].append({"at": round(started, 3), "error": error})
+                stats["failure_starts"].append(round(started, 3))
+                # The first 20 and the latest 20: how an outage began and how it ended.
+                stats["errors"].append({"at": round(started, 3), "error": error})
+                if len(stats["errors"]) > 40:
+                    del stats["errors"][20]
         time.sleep(PAUSE)
 
 started_at = time.time()
@@ -465,7 +469,8 @@ class LoadResult:
     failed: int
     statuses: dict[str, int]
     versions: dict[str, int]
-    errors: list[Obj]
+    errors: list[Obj]  # the first 20 and the last 20: when each started, and why it failed
+    failure_starts: list[float]  # when every failed request started
     first_failure: float | None
     last_failure: float | None
     last_version: str | None
