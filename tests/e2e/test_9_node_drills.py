@@ -526,7 +526,6 @@ def test_a_lost_node_moves_its_api_pod_and_leaves_the_database_down_but_never_el
     assert len(after) < len(during), story
     # Every failure is a connection that never reached an API pod: the survivors answered all.
     assert set(result.statuses) <= {"200", "201", "error"}, result.statuses
-    assert result.ok_after_last_failure > 20, result.summary()
     assert seen.api_replacement_ready is not None
     assert seen.api_replacement_ready <= REPLACEMENT_BOUND, seen
     assert {k: v for k, v in identities(api_after).items() if k in survivors} == survivors
