@@ -21,6 +21,7 @@ from tests.e2e.support import (
     RELEASE,
     Helm,
     api_call,
+    api_token,
     assert_final_state,
     chart_values,
     deep_merge,
@@ -220,9 +221,11 @@ def test_a_major_change_of_the_data_directory_is_refused(pvc_kube: Kube, pvc_hel
 def test_restore_into_a_non_empty_database_is_refused(pvc_kube: Kube, pvc_helm: Helm) -> None:
     with TIMELINE.step("backup (pvc): reinstall with restore onto the kept data claim -> refused"):
         before = fingerprint(pvc_kube)
+        # The data claim is kept (Retain) and still opens with its password: give it back.
+        password = api_token(pvc_kube, "platform-db", "POSTGRES_PASSWORD")
         pvc_helm.run("uninstall", RELEASE, "--wait", "--timeout", "3m")
-        # The data claim is kept (Retain): the new release finds a non-empty database.
-        pvc_helm.deploy("install", "nonempty", values(PVC, {"restore": {"from": "latest"}}))
+        extra = {"restore": {"from": "latest"}, "database": {"auth": {"password": password}}}
+        pvc_helm.deploy("install", "nonempty", values(PVC, extra))
         log = refused_restore_job(pvc_kube)
         assert "not empty" in log, log
         assert fingerprint(pvc_kube) == before
