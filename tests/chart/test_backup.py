@@ -304,3 +304,13 @@ BAD_VALUES: dict[str, dict[str, Any]] = {
 def test_the_schema_refuses(values: dict[str, Any]) -> None:
     with pytest.raises(RenderError, match="schema"):
         render(values)
+
+
+def test_the_install_binds_the_charts_backup_claim_so_helm_wait_can_finish() -> None:
+    # WaitForFirstConsumer claims stay Pending without a pod; `helm install --wait` waits for Bound.
+    volumes = {v["name"]: v for v in migration_pod(ENABLED)["volumes"]}
+    assert volumes["backups"]["persistentVolumeClaim"]["claimName"] == "platform-backup"
+    assert "backups" not in names(migration_pod(ENABLED, is_upgrade=True)["volumes"])
+    existing = merged(ENABLED, {"backup": {"pvc": {"existingClaim": "nightly-dumps"}}})
+    assert "backups" not in names(migration_pod(existing)["volumes"])
+    assert "backups" not in names(migration_pod(S3)["volumes"])

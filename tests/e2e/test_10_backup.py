@@ -33,6 +33,9 @@ from tests.e2e.support import (
 )
 from tests.e2e.timeline import TIMELINE
 
+# A disaster drill is two installs, a backup and an uninstall: above the suite's 300 s per test.
+pytestmark = pytest.mark.timeout(900)
+
 API = "app.kubernetes.io/instance=platform,app.kubernetes.io/component=api"
 MIGRATION = "app.kubernetes.io/instance=platform,app.kubernetes.io/component=migration"
 POSTGRES = "platform-postgres-0"

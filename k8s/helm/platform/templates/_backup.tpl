@@ -188,6 +188,15 @@ Call with (dict "root" $ "config" <ConfigMap> "secret" <Secret>).
 {{ include "platform.backupTargetVolume" . }}
 {{- end }}
 
+{{/*
+Whether the install's migration Job must consume the chart's backup claim: a claim of a
+WaitForFirstConsumer StorageClass stays Pending until a pod uses it, and `helm install --wait`
+waits for every claim to be Bound, so without a consumer at install it would time out.
+*/}}
+{{- define "platform.bindsBackupClaim" -}}
+{{- if and .Release.IsInstall (or .Values.backup.enabled .Values.restore.from) (eq .Values.backup.target "pvc") (not .Values.backup.pvc.existingClaim) }}true{{ end }}
+{{- end }}
+
 {{/* Whether this render restores: restore.from set, and an install (never `helm upgrade`). */}}
 {{- define "platform.restoring" -}}
 {{- if and .Values.restore.from .Release.IsInstall }}true{{ end }}

@@ -355,5 +355,7 @@ volumes:
   {{- include "platform.databaseCaVolume" $root | nindent 2 }}
   {{- if include "platform.restoring" $root }}
   {{- include "platform.restoreVolumes" $root | trim | nindent 2 }}
+  {{- else if include "platform.bindsBackupClaim" $root }}
+  {{- include "platform.backupTargetVolume" $root | trim | nindent 2 }}
   {{- end }}
 {{- end }}
