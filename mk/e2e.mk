@@ -14,9 +14,11 @@ E2E_IMAGE_SLOW ?= $(E2E_REPOSITORY):1.0.3-slow
 # its image built from `git archive` of that commit, tagged with the short commit.
 E2E_BASELINE := $(shell sed -n '/^[0-9a-f]\{7,40\}$$/{p;q}' $(ROOT)/tests/e2e/baseline.txt)
 E2E_IMAGE_BASELINE ?= $(E2E_REPOSITORY):$(E2E_BASELINE)
+# The backup drills' S3 server (tests/e2e/test_10_backup.py): VERSITYGW_IMAGE from mk/backup.mk.
+E2E_VERSITYGW_IMAGE = $(VERSITYGW_IMAGE)
 E2E_ALL_IMAGES = $(IMAGE) $(E2E_IMAGE_NEW) $(E2E_IMAGE_BAD) $(E2E_IMAGE_SLOW) $(E2E_IMAGE_BASELINE) \
-	$(E2E_POSTGRES_IMAGE)
-export E2E_IMAGE_NEW E2E_IMAGE_BAD E2E_IMAGE_SLOW E2E_IMAGE_BASELINE E2E_POSTGRES_IMAGE
+	$(E2E_POSTGRES_IMAGE) $(E2E_VERSITYGW_IMAGE)
+export E2E_IMAGE_NEW E2E_IMAGE_BAD E2E_IMAGE_SLOW E2E_IMAGE_BASELINE E2E_POSTGRES_IMAGE E2E_VERSITYGW_IMAGE
 export E2E_IMAGE_OLD = $(IMAGE)
 
 # One derived image: $(call e2e_image,TAG,REVISION_FILE).
@@ -25,7 +27,7 @@ e2e_image = DOCKER_BUILDKIT=1 $(DOCKER) build -q -f $(E2E_IMAGE_DIR)/Dockerfile 
 	--build-arg REVISION_FILE=revisions/$(2) -t $(1) $(E2E_IMAGE_DIR)
 
 .PHONY: e2e-images
-e2e-images: docker-engine e2e-baseline-image ## Build the e2e images on $(IMAGE): an expand migration (1.0.1-e2e), a failing one (1.0.2-bad), a slow one (1.0.3-slow); and the baseline's.
+e2e-images: docker-engine e2e-baseline-image versitygw-image ## Build the e2e images on $(IMAGE): an expand migration (1.0.1-e2e), a failing one (1.0.2-bad), a slow one (1.0.3-slow); the baseline's; versitygw for the backup drills.
 	@$(DOCKER) image inspect $(IMAGE) >/dev/null 2>&1 || { echo "$(IMAGE) is missing: run make image" >&2; exit 1; }
 	$(call e2e_image,$(E2E_IMAGE_NEW),2026_11_26_0003_e2e_expand.py)
 	$(call e2e_image,$(E2E_IMAGE_BAD),2026_11_26_0003_e2e_bad.py)

@@ -239,6 +239,7 @@ Guards on values the schema cannot express.
 {{- fail "autoscaling.maxReplicas must be >= autoscaling.minReplicas" }}
 {{- end }}
 {{- include "platform.validateConfig" . }}
+{{- include "platform.validateDatabaseMajor" . }}
 {{- end }}
 
 {{/*
@@ -325,6 +326,9 @@ securityContext:
   {{- toYaml $root.Values.api.podSecurityContext | nindent 2 }}
 initContainers:
   {{- include "platform.waitForPostgresContainer" . | nindent 2 }}
+  {{- if include "platform.restoring" $root }}
+  {{- include "platform.restoreContainers" . | trim | nindent 2 }}
+  {{- end }}
 containers:
   - name: migrate
     image: {{ include "platform.image" $root | quote }}
@@ -349,6 +353,11 @@ volumes:
     emptyDir:
       sizeLimit: 64Mi
   {{- include "platform.databaseCaVolume" $root | nindent 2 }}
+  {{- if include "platform.restoring" $root }}
+  {{- include "platform.restoreVolumes" $root | trim | nindent 2 }}
+  {{- else if include "platform.bindsBackupClaim" $root }}
+  {{- include "platform.backupTargetVolume" $root | trim | nindent 2 }}
+  {{- end }}
 {{- end }}
 
 {{/*

@@ -1,0 +1,366 @@
+"""Issue 15's drills with the chart (docs/decisions/0015): disaster recovery from the PVC and the S3
+target, retention, the restore's refusals, and the refused PostgreSQL major change.
+
+One namespace per target; the tests of a target run in order and build on each other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.cluster.kube import Kube
+from tests.e2e.conftest import helm_for, namespace
+from tests.e2e.support import (
+    IMAGES,
+    RELEASE,
+    Helm,
+    api_call,
+    api_token,
+    assert_final_state,
+    chart_values,
+    deep_merge,
+    job_complete,
+    pods,
+    psql,
+    schema_state,
+    wait_for,
+)
+from tests.e2e.timeline import TIMELINE
+
+# A disaster drill is two installs, a backup and an uninstall: above the suite's 300 s per test.
+pytestmark = pytest.mark.timeout(900)
+
+API = "app.kubernetes.io/instance=platform,app.kubernetes.io/component=api"
+MIGRATION = "app.kubernetes.io/instance=platform,app.kubernetes.io/component=migration"
+POSTGRES = "platform-postgres-0"
+DATA_CLAIM = f"data-{POSTGRES}"
+CRONJOB = "platform-backup"
+REPLICAS = 2
+ITEMS = 500
+KEEP_LAST = 2
+VERSITYGW = os.environ.get("E2E_VERSITYGW_IMAGE", "localhost/versitygw:1.8.0")
+BUCKET = "platform-backups"
+S3_SECRET = "backup-s3"
+S3_ACCESS, S3_SECRET_KEY = "e2e-access", "e2e-secret-key-0123456789"
+# Names that exercise Unicode (multi-byte, combining, right-to-left, astral plane).
+INSERT_ITEMS = (
+    "INSERT INTO items (name) SELECT 'ítem ' || g || ' — 東京 ✓ שלום e\u0301 \U0001f680' "
+    "FROM generate_series(1, 500) AS g"
+)
+ROWS_HASH = "SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM items AS t"
+
+
+def values(target: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    base = {"backup": deep_merge({"enabled": True, "retention": {"keepLast": KEEP_LAST}}, target)}
+    return chart_values(IMAGES.old, deep_merge(base, extra or {}))
+
+
+def install(helm: Helm, name: str, chart_values_: dict[str, Any]) -> None:
+    helm.deploy("install", name, chart_values_, "--wait", "--timeout", "6m")
+
+
+def ready(kube: Kube) -> dict[str, Any]:
+    return assert_final_state(
+        kube, api_selector=API, postgres_pod=POSTGRES, job_selector=MIGRATION, replicas=REPLICAS
+    )
+
+
+def job_failed(job: dict[str, Any]) -> bool:
+    conditions = job.get("status", {}).get("conditions", [])
+    return any(c["type"] == "Failed" and c["status"] == "True" for c in conditions)
+
+
+def run_backup(kube: Kube, name: str) -> dict[str, Any]:
+    """The documented on-demand backup; its upload log line (id, size)."""
+    kube.run("create", "job", f"--from=cronjob/{CRONJOB}", name)
+    wait_for(
+        lambda: (job := kube.get("job", name)) and (job_complete(job) or job_failed(job)),
+        f"backup Job {name} finished",
+        timeout=300,
+    )
+    assert job_complete(kube.get("job", name)), kube.run("logs", f"job/{name}", "--all-containers")
+    for line in kube.run("logs", f"job/{name}", "-c", "upload").splitlines():
+        if '"backup uploaded"' in line:
+            record: dict[str, Any] = json.loads(line)
+            return record
+    raise AssertionError(f"no 'backup uploaded' line in job {name}'s log")
+
+
+def api_pod(kube: Kube) -> str:
+    name: str = pods(kube, API)[0]["metadata"]["name"]
+    return name
+
+
+def fingerprint(kube: Kube) -> tuple[str, str, str]:
+    """(row count, hash of every row, schema revision)."""
+    count = psql(kube, POSTGRES, "SELECT count(*) FROM items")
+    return count, psql(kube, POSTGRES, ROWS_HASH), schema_state(kube, POSTGRES)["current"]
+
+
+def disaster(kube: Kube, helm: Helm) -> None:
+    """helm uninstall, then the data claim deleted: only the backup target is left."""
+    helm.run("uninstall", RELEASE, "--wait", "--timeout", "3m")
+    kube.run("delete", "pvc", DATA_CLAIM, "--wait=true", timeout=180)
+
+
+def restore_install(helm: Helm, kube: Kube, name: str, chart_values_: dict[str, Any]) -> float:
+    """Reinstall with restore.from=latest; seconds until the API serves the restored data."""
+    started = time.monotonic()
+    install(helm, name, deep_merge(chart_values_, {"restore": {"from": "latest"}}))
+    ready(kube)
+    status, _ = api_call(kube, api_pod(kube), "GET", "/db-check")
+    assert status == 200
+    return time.monotonic() - started
+
+
+def disaster_drill(kube: Kube, helm: Helm, target_values: dict[str, Any], label: str) -> None:
+    install(helm, "install", values(target_values))
+    ready(kube)
+    psql(kube, POSTGRES, INSERT_ITEMS)
+    before = fingerprint(kube)
+    assert before[0] == str(ITEMS)
+    uploaded = run_backup(kube, "backup-before-disaster")
+    disaster(kube, helm)
+    rto = restore_install(helm, kube, "restore", values(target_values))
+    assert fingerprint(kube) == before
+    status, body = api_call(kube, api_pod(kube), "GET", "/api/v1/items?count=true&limit=1")
+    assert status == 200, body
+    TIMELINE.figure(f"backup ({label}): {ITEMS} items, dump size", f"{uploaded['size_bytes']} B")
+    TIMELINE.figure(
+        f"restore ({label}): reinstall -> API serving restored data (RTO)", f"{rto:.1f} s"
+    )
+
+
+def retention_drill(kube: Kube, target: str) -> None:
+    """KEEP_LAST + 2 on-demand runs leave exactly KEEP_LAST backups."""
+    ids = [run_backup(kube, f"retention-{i}")["id"] for i in range(KEEP_LAST + 2)]
+    kept = list_backups(kube)
+    assert kept == sorted(ids, reverse=True)[:KEEP_LAST], (kept, ids)
+    TIMELINE.figure(f"retention ({target}): runs / kept", f"{len(ids)} / {len(kept)}")
+
+
+def list_backups(kube: Kube) -> list[str]:
+    """`platform-backup list` in a pod of the backup Job's own spec (same target, same mounts)."""
+    name = f"list-{int(time.time() * 1000) % 10**8}"
+    cronjob = kube.get("cronjob", CRONJOB)
+    pod_spec = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (upload,) = pod_spec["containers"]
+    upload["command"] = ["platform-backup", "list"]
+    pod_spec["initContainers"] = []
+    pod_spec["containers"] = [upload]
+    kube.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": pod_spec})
+    wait_for(
+        lambda: kube.get("pod", name)["status"]["phase"] in ("Succeeded", "Failed"),
+        f"pod {name} finished",
+    )
+    out = kube.run("logs", name)
+    assert kube.get("pod", name)["status"]["phase"] == "Succeeded", out
+    kube.run("delete", "pod", name, "--wait=false")
+    return [json.loads(line)["id"] for line in out.splitlines() if line.startswith('{"id"')]
+
+
+def refused_restore_job(kube: Kube) -> str:
+    """The install's migration Job failed in restore-fetch; its log line."""
+    job = wait_for(
+        lambda: next(
+            (j for j in kube.get("jobs", "-l", MIGRATION)["items"] if job_failed(j)), None
+        ),
+        "the migration Job Failed",
+        timeout=240,
+    )
+    name = job["metadata"]["name"]
+    log = kube.run("logs", f"job/{name}", "-c", "restore-fetch")
+    events = kube.run("get", "events", "--field-selector", f"involvedObject.name={name}")
+    assert "BackoffLimitExceeded" in events or "DeadlineExceeded" in events, events
+    return log
+
+
+# --------------------------------------------------------------------------------------------
+# the PVC target
+
+
+@pytest.fixture(scope="module")
+def pvc_kube(cluster: Kube) -> Iterator[Kube]:
+    yield from namespace(cluster, "backup-pvc")
+
+
+@pytest.fixture(scope="module")
+def pvc_helm(helm3: str, pvc_kube: Kube) -> Helm:
+    return helm_for(helm3, pvc_kube, "helm3")
+
+
+PVC: dict[str, Any] = {"target": "pvc", "pvc": {"size": "1Gi"}}
+
+
+def test_disaster_with_the_pvc_target_restores_every_row(pvc_kube: Kube, pvc_helm: Helm) -> None:
+    with TIMELINE.step("backup (pvc): 500 items, backup, uninstall + delete data claim, restore"):
+        disaster_drill(pvc_kube, pvc_helm, PVC, "pvc")
+
+
+def test_retention_with_the_pvc_target(pvc_kube: Kube) -> None:
+    with TIMELINE.step(f"backup (pvc): {KEEP_LAST + 2} on-demand runs keep {KEEP_LAST}"):
+        retention_drill(pvc_kube, "pvc")
+
+
+def test_a_major_change_of_the_data_directory_is_refused(pvc_kube: Kube, pvc_helm: Helm) -> None:
+    with TIMELINE.step("backup (pvc): helm upgrade to PostgreSQL 17 on the 15 claim -> refused"):
+        bumped = values(PVC, {"database": {"image": {"tag": "17"}}})
+        result = pvc_helm.deploy("upgrade", "major", bumped, check=False)
+        assert result.returncode != 0
+        assert "docs/runbooks/postgres-major-upgrade.md" in result.stderr, result.stderr
+        assert "PostgreSQL 15 to 17" in result.stderr, result.stderr
+        statefulset = pvc_kube.get("statefulset", "platform-postgres")
+        (container,) = statefulset["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == IMAGES.postgres
+    TIMELINE.figure("major change refused with", result.stderr.strip().splitlines()[-1][:160])
+
+
+def test_restore_into_a_non_empty_database_is_refused(pvc_kube: Kube, pvc_helm: Helm) -> None:
+    with TIMELINE.step("backup (pvc): reinstall with restore onto the kept data claim -> refused"):
+        before = fingerprint(pvc_kube)
+        # The data claim is kept (Retain) and still opens with its password: give it back.
+        password = api_token(pvc_kube, "platform-db", "POSTGRES_PASSWORD")
+        pvc_helm.run("uninstall", RELEASE, "--wait", "--timeout", "3m")
+        extra = {"restore": {"from": "latest"}, "database": {"auth": {"password": password}}}
+        pvc_helm.deploy("install", "nonempty", values(PVC, extra))
+        log = refused_restore_job(pvc_kube)
+        assert "not empty" in log, log
+        assert fingerprint(pvc_kube) == before
+    TIMELINE.figure("restore into a non-empty database refused with", log.strip()[-160:])
+
+
+# --------------------------------------------------------------------------------------------
+# the S3 target (versitygw in the namespace)
+
+
+@pytest.fixture(scope="module")
+def s3_kube(cluster: Kube) -> Iterator[Kube]:
+    yield from namespace(cluster, "backup-s3")
+
+
+@pytest.fixture(scope="module")
+def s3_helm(helm3: str, s3_kube: Kube) -> Helm:
+    return helm_for(helm3, s3_kube, "helm3")
+
+
+def versitygw(kube: Kube) -> None:
+    """A one-replica versitygw (posix backend on an emptyDir; the bucket is a directory)."""
+    labels = {"app.kubernetes.io/name": "versitygw"}
+    restricted = {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    mounts = [{"name": "data", "mountPath": "/data"}, {"name": "meta", "mountPath": "/meta"}]
+    kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": S3_SECRET},
+            "stringData": {"AWS_ACCESS_KEY_ID": S3_ACCESS, "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "versitygw", "labels": labels},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "securityContext": {"runAsNonRoot": True, "fsGroup": 10001},
+                        "initContainers": [
+                            {
+                                "name": "bucket",
+                                "image": IMAGES.old,
+                                "imagePullPolicy": IMAGES.pull_policy,
+                                "command": [
+                                    "python",
+                                    "-c",
+                                    f"import os; os.mkdir('/data/{BUCKET}')",
+                                ],
+                                "securityContext": restricted,
+                                "volumeMounts": mounts,
+                            }
+                        ],
+                        "containers": [
+                            {
+                                "name": "versitygw",
+                                "image": VERSITYGW,
+                                "imagePullPolicy": IMAGES.pull_policy,
+                                "env": [
+                                    {"name": "ROOT_ACCESS_KEY_ID", "value": S3_ACCESS},
+                                    {"name": "ROOT_SECRET_ACCESS_KEY", "value": S3_SECRET_KEY},
+                                ],
+                                "ports": [{"name": "s3", "containerPort": 7070}],
+                                "readinessProbe": {"tcpSocket": {"port": 7070}, "periodSeconds": 2},
+                                "securityContext": restricted,
+                                "volumeMounts": mounts,
+                            }
+                        ],
+                        "volumes": [
+                            {"name": "data", "emptyDir": {}},
+                            {"name": "meta", "emptyDir": {}},
+                        ],
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "versitygw"},
+            "spec": {
+                "selector": labels,
+                "ports": [{"name": "s3", "port": 7070, "targetPort": "s3"}],
+            },
+        },
+    )
+    kube.run("rollout", "status", "deployment/versitygw", "--timeout=180s", timeout=200)
+
+
+S3: dict[str, Any] = {
+    "target": "s3",
+    "s3": {
+        "endpoint": "http://versitygw:7070",
+        "bucket": BUCKET,
+        "prefix": "e2e/platform",
+        "existingSecret": S3_SECRET,
+    },
+}
+
+
+def test_disaster_with_the_s3_target_restores_every_row(s3_kube: Kube, s3_helm: Helm) -> None:
+    with TIMELINE.step("backup (s3): versitygw, 500 items, backup, disaster, restore"):
+        versitygw(s3_kube)
+        disaster_drill(s3_kube, s3_helm, S3, "s3")
+
+
+def test_retention_with_the_s3_target(s3_kube: Kube) -> None:
+    with TIMELINE.step(f"backup (s3): {KEEP_LAST + 2} on-demand runs keep {KEEP_LAST}"):
+        retention_drill(s3_kube, "s3")
+
+
+def test_a_backup_with_the_database_down_fails_visibly(s3_kube: Kube) -> None:
+    with TIMELINE.step("backup (s3): database scaled to 0 -> the backup Job fails with an event"):
+        s3_kube.run("scale", "statefulset/platform-postgres", "--replicas=0")
+        s3_kube.wait("delete", f"pod/{POSTGRES}", timeout=120)
+        name = "backup-db-down"
+        s3_kube.run("create", "job", f"--from=cronjob/{CRONJOB}", name)
+        wait_for(lambda: job_failed(s3_kube.get("job", name)), f"{name} Failed", timeout=300)
+        events = s3_kube.run("get", "events", "--field-selector", f"involvedObject.name={name}")
+        assert "BackoffLimitExceeded" in events, events
+        log = s3_kube.run("logs", f"job/{name}", "-c", "pg-dump")
+        assert "pg_dump" in log, log
+        s3_kube.run("scale", "statefulset/platform-postgres", "--replicas=1")
+    TIMELINE.figure("backup with the database down failed with", log.strip()[-160:])
