@@ -54,16 +54,26 @@ $(TLS_POSTGRES):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-15; \
 	  rc=$$?; rm -f /usr/sbin/policy-rc.d; exit $$rc
 
+# The fragments in mk/ add prerequisites to `test` (mk/chart.mk: test-chart, which mk/monitoring.mk
+# extends with the promtool tests; mk/cluster.mk: test-harness) and to `tools` (mk/chart.mk:
+# tools-chart; mk/monitoring.mk: tools-monitoring). The e2e, image and cluster suites are not part
+# of `test`: they need the Docker engine or the cluster (make e2e, image-test, cluster-test).
 .PHONY: test
-test: sync $(TLS_POSTGRES) ## The whole suite: app + migrations + backups against real PostgreSQL (and S3) servers it starts, plus the chart and monitoring checks (mk/).
+test: sync $(TLS_POSTGRES) ## tests/app, migrations, backup (real PostgreSQL/S3, coverage) + test-chart (chart, manifests, promtool) + test-harness.
 	$(call PYTEST,tests/app tests/migrations tests/backup,--cov --cov-report=term)
 
 .PHONY: tools
-tools: ## Pin every tool the checks use into ./bin (each fragment in mk/ adds its own).
+tools: ## Pin every tool the checks use into ./bin: tools-chart + tools-monitoring (mk/).
+
+# The load generator: Debian's wrk package (from the machine's pinned Debian mirror), installed
+# as root when missing, like the TLS PostgreSQL above.
+WRK := /usr/bin/wrk
+
+$(WRK):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk
 
 .PHONY: bench
-bench: sync ## Benchmarks (wrk, one uvicorn process): ratios against baselines measured in the same run.
-	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+bench: sync $(WRK) ## Benchmarks (wrk, installed from Debian if missing; one uvicorn process): ratios against baselines in the same run.
 	PYTHONPATH=$(ROOT):$(ROOT)/tools $(RUN) python -m bench.run
 
 .PHONY: clean

@@ -1,4 +1,4 @@
-"""Settings, read only from the environment (see docs/interfaces.md for the table)."""
+"""Settings, read only from the environment (the table: docs/interfaces.md#environment)."""
 
 from __future__ import annotations
 

@@ -79,8 +79,9 @@ class ItemUpdate(StrictModel):
 
 
 class ItemPublic(ItemBase):
-    # Output model: built from database rows, so lax types and ignored extra columns.
-    model_config = ConfigDict(strict=False, extra="ignore")
+    # Output model: built from the repository's row objects, so attributes, lax types and ignored
+    # extra columns.
+    model_config = ConfigDict(strict=False, extra="ignore", from_attributes=True)
 
     id: int
     created_at: datetime

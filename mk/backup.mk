@@ -1,4 +1,4 @@
-# Backups (issue 15): the pinned S3 server's image. Included by the top-level Makefile.
+# Backups: the pinned S3 server's image. Included by the top-level Makefile.
 # versitygw is built from its Go module (tools/go/versitygw, tools/versitygw.py) into .cache/,
 # the same binary the backup tests run; the image is that static binary alone, non-root.
 VERSITYGW_VERSION := $(shell sed -n 's/^[[:space:]]*github.com\/versity\/versitygw v\([^ ]*\).*/\1/p' $(ROOT)/tools/go/versitygw/go.mod)

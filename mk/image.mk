@@ -2,7 +2,7 @@
 # Debian's docker CLI (20.10) has BuildKit built in; the v28 CLI first on PATH has no buildx.
 DOCKER ?= /usr/bin/docker
 export DOCKER
-VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' $(ROOT)/pyproject.toml | head -n 1)
+VERSION := $(shell $(PYTHON_BOOTSTRAP) -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' $(ROOT)/pyproject.toml)
 REVISION := $(shell git -C $(ROOT) rev-parse HEAD 2>/dev/null || echo unknown)
 IMAGE_SOURCE ?= $(shell git -C $(ROOT) remote get-url origin 2>/dev/null || echo https://example.invalid/platform)
 IMAGE ?= platform-api:$(VERSION)

@@ -1,4 +1,4 @@
-# Monitoring: pinned promtool/prometheus, the raw path's rule file, rule tests (issue 17).
+# Monitoring: pinned promtool/prometheus, the raw path's rule file, rule tests.
 # Included by the top-level Makefile (ROOT, BIN, RUN, CHART come from there and mk/chart.mk).
 
 # Debian bookworm's Prometheus, extracted from the .deb (no install, no service): the package is

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -49,10 +50,8 @@ def inspect(name: str, kind: str = "container") -> dict[str, Any]:
 
 def image_version() -> str:
     """The project version from pyproject.toml (the image tag and its version label)."""
-    for line in (ROOT / "pyproject.toml").read_text().splitlines():
-        if line.startswith("version = "):
-            return line.split('"')[1]
-    raise RuntimeError("no version in pyproject.toml")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return str(project["version"])
 
 
 def app_image() -> str:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import secrets
 import statistics
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 import dockerctl
@@ -50,11 +50,11 @@ async def app(scope, receive, send):
 
 
 def locked_version(package: str) -> str:
-    lock = (dockerctl.ROOT / "uv.lock").read_text()
-    match = re.search(rf'\[\[package\]\]\nname = "{package}"\nversion = "([^"]+)"', lock)
-    if not match:
-        raise RuntimeError(f"{package} not in uv.lock")
-    return match.group(1)
+    lock = tomllib.loads((dockerctl.ROOT / "uv.lock").read_text())
+    for entry in lock["package"]:
+        if entry["name"] == package:
+            return str(entry["version"])
+    raise RuntimeError(f"{package} not in uv.lock")
 
 
 def build_baseline(base: str) -> str:

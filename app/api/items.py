@@ -35,14 +35,14 @@ def _conflict() -> HTTPException:
 
 
 @router.get("", response_model=ItemsPublic)
-async def read_items(conn: ConnectionDep, page: Annotated[ItemsQuery, Query()]) -> dict[str, Any]:
+async def read_items(conn: ConnectionDep, page: Annotated[ItemsQuery, Query()]) -> ItemsPublic:
     """List items by id, one page at a time: pass `next_cursor` back as `cursor` for the next."""
     rows, more = await repo.read_items(
         conn, after=page.cursor or 0, offset=page.offset, limit=page.limit
     )
     total = await repo.count_items(conn) if page.count else None
-    next_cursor = encode_cursor(rows[-1]["id"]) if more else None
-    return {"data": rows, "next_cursor": next_cursor, "count": total}
+    next_cursor = encode_cursor(rows[-1].id) if more else None
+    return ItemsPublic.model_validate({"data": rows, "next_cursor": next_cursor, "count": total})
 
 
 @router.post(
@@ -52,7 +52,7 @@ async def read_items(conn: ConnectionDep, page: Annotated[ItemsQuery, Query()]) 
     responses=AUTH | CONFLICT,
     dependencies=[WriterAuth],
 )
-async def create_item(conn: ConnectionDep, item: ItemCreate) -> dict[str, Any]:
+async def create_item(conn: ConnectionDep, item: ItemCreate) -> repo.Item:
     """Create an item; names are unique."""
     try:
         return await repo.create_item(conn, item)
@@ -61,7 +61,7 @@ async def create_item(conn: ConnectionDep, item: ItemCreate) -> dict[str, Any]:
 
 
 @router.get("/{item_id}", response_model=ItemPublic, responses=NOT_FOUND)
-async def read_item(conn: ConnectionDep, item_id: ItemId) -> dict[str, Any]:
+async def read_item(conn: ConnectionDep, item_id: ItemId) -> repo.Item:
     """Read one item."""
     row = await repo.read_item(conn, item_id)
     if row is None:
@@ -75,7 +75,7 @@ async def read_item(conn: ConnectionDep, item_id: ItemId) -> dict[str, Any]:
     responses=AUTH | NOT_FOUND | CONFLICT,
     dependencies=[WriterAuth],
 )
-async def update_item(conn: ConnectionDep, item_id: ItemId, changes: ItemUpdate) -> dict[str, Any]:
+async def update_item(conn: ConnectionDep, item_id: ItemId, changes: ItemUpdate) -> repo.Item:
     """Change the fields present in the body."""
     try:
         row = await repo.update_item(conn, item_id, changes)

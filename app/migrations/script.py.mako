@@ -17,7 +17,7 @@ branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
 # "expand": code of the previous revision still works on this schema (additive change).
 # "contract": it does not (drops, renames, new constraints old code would violate).
-kind = "expand"
+kind = "${kind}"
 
 
 def upgrade() -> None:

@@ -8,9 +8,11 @@ its own, so one that loses a serialization or deadlock conflict is simply run ag
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
-from psycopg import errors, sql
+from psycopg import AsyncCursor, errors, sql
+from psycopg.rows import class_row
 
 from app.db import Connection
 from app.db_errors import retry_conflicts
@@ -19,17 +21,32 @@ from app.schemas import ItemCreate, ItemUpdate
 COLUMNS = sql.SQL("id, name, description, created_at, updated_at")
 
 
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One row of `items`, as COLUMNS selects it."""
+
+    id: int
+    name: str
+    description: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _items(conn: Connection) -> AsyncCursor[Item]:
+    return conn.cursor(row_factory=class_row(Item))
+
+
 class DuplicateNameError(Exception):
     """An item with this name already exists."""
 
 
 @retry_conflicts
-async def create_item(conn: Connection, item: ItemCreate) -> dict[str, Any]:
+async def create_item(conn: Connection, item: ItemCreate) -> Item:
     query = sql.SQL(
         "INSERT INTO items (name, description) VALUES (%s, %s) RETURNING {columns}"
     ).format(columns=COLUMNS)
     try:
-        cursor = await conn.execute(query, (item.name, item.description))
+        cursor = await _items(conn).execute(query, (item.name, item.description))
     except errors.UniqueViolation:
         raise DuplicateNameError(item.name) from None
     row = await cursor.fetchone()
@@ -38,16 +55,16 @@ async def create_item(conn: Connection, item: ItemCreate) -> dict[str, Any]:
 
 
 @retry_conflicts
-async def read_item(conn: Connection, item_id: int) -> dict[str, Any] | None:
+async def read_item(conn: Connection, item_id: int) -> Item | None:
     query = sql.SQL("SELECT {columns} FROM items WHERE id = %s").format(columns=COLUMNS)
-    cursor = await conn.execute(query, (item_id,))
+    cursor = await _items(conn).execute(query, (item_id,))
     return await cursor.fetchone()
 
 
 @retry_conflicts
 async def read_items(
     conn: Connection, *, limit: int, after: int = 0, offset: int = 0
-) -> tuple[list[dict[str, Any]], bool]:
+) -> tuple[list[Item], bool]:
     """Up to `limit` items by id, above id `after`, skipping `offset`; and whether more follow.
 
     The primary key's index serves both the range and the order, so PostgreSQL reads
@@ -57,7 +74,7 @@ async def read_items(
     query = sql.SQL(
         "SELECT {columns} FROM items WHERE id > %s ORDER BY id LIMIT %s OFFSET %s"
     ).format(columns=COLUMNS)
-    cursor = await conn.execute(query, (after, limit + 1, offset))
+    cursor = await _items(conn).execute(query, (after, limit + 1, offset))
     rows = await cursor.fetchall()
     return rows[:limit], len(rows) > limit
 
@@ -71,7 +88,7 @@ async def count_items(conn: Connection) -> int:
 
 
 @retry_conflicts
-async def update_item(conn: Connection, item_id: int, changes: ItemUpdate) -> dict[str, Any] | None:
+async def update_item(conn: Connection, item_id: int, changes: ItemUpdate) -> Item | None:
     fields = changes.model_dump(exclude_unset=True)
     if not fields:
         return await read_item(conn, item_id)
@@ -82,7 +99,7 @@ async def update_item(conn: Connection, item_id: int, changes: ItemUpdate) -> di
         "UPDATE items SET {assignments}, updated_at = now() WHERE id = %s RETURNING {columns}"
     ).format(assignments=assignments, columns=COLUMNS)
     try:
-        cursor = await conn.execute(query, (*fields.values(), item_id))
+        cursor = await _items(conn).execute(query, (*fields.values(), item_id))
     except errors.UniqueViolation:
         raise DuplicateNameError(str(fields.get("name"))) from None
     return await cursor.fetchone()

@@ -60,7 +60,7 @@ def test_the_first_page_reads_the_same_rows_at_any_table_size(migrated_db: str) 
 def test_a_page_after_a_cursor_reads_only_that_page(migrated_db: str) -> None:
     _grow(migrated_db, 20_000)
     (rows, more), seq, idx = asyncio.run(_read(migrated_db, after=15_000, limit=100))
-    assert [row["id"] for row in rows] == list(range(15_001, 15_101))
+    assert [row.id for row in rows] == list(range(15_001, 15_101))
     assert more is True
     assert _by_index_only((seq, idx), page=100)
 
@@ -68,14 +68,14 @@ def test_a_page_after_a_cursor_reads_only_that_page(migrated_db: str) -> None:
 def test_the_last_page_says_no_more(migrated_db: str) -> None:
     _grow(migrated_db, 120)
     (rows, more), _, _ = asyncio.run(_read(migrated_db, after=100, limit=20))
-    assert [row["id"] for row in rows] == list(range(101, 121))
+    assert [row.id for row in rows] == list(range(101, 121))
     assert more is False
 
 
 def test_an_offset_reads_what_it_skips_and_no_more(migrated_db: str) -> None:
     _grow(migrated_db, 20_000)
     (rows, more), seq, idx = asyncio.run(_read(migrated_db, offset=10_000, limit=50))
-    assert [row["id"] for row in rows] == list(range(10_001, 10_051))
+    assert [row.id for row in rows] == list(range(10_001, 10_051))
     assert more is True
     assert _by_index_only((seq, idx), page=10_050)
 

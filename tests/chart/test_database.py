@@ -1,4 +1,5 @@
-"""Database modes, credentials and storage (lessons 8, 9 and 10)."""
+"""Database modes, credentials and storage: an external database needs its host and Secret, a
+generated password survives upgrades, the bundled database keeps its claim."""
 
 from __future__ import annotations
 

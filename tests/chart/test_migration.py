@@ -1,4 +1,5 @@
-"""Migration Job modes (docs/decisions/0020): no deadlock, no immutable-field errors, lesson 4."""
+"""Migration Job modes (docs/decisions/0020): no deadlock, no immutable-field errors, and the
+upgrade hook's settings and credentials exist before its Job starts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Probes, graceful shutdown and rollout settings of the API (lessons 6 and 7)."""
+"""Probes, graceful shutdown and rollout settings of the API: no restart on a database blip, no
+request dropped by a rollout or a SIGTERM."""
 
 from __future__ import annotations
 

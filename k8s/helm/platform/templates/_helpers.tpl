@@ -206,6 +206,16 @@ already-completed Job (nothing re-runs on a no-op sync).
 {{- printf "%s-migration-%s" (include "platform.fullname" .) $hash }}
 {{- end }}
 
+{{/*
+"true" when this render migrates through the pre-upgrade hook (hook mode, an upgrade), else empty:
+the hook Job, its ConfigMap and Secret are rendered exactly then, the plain Job exactly otherwise.
+Under `helm template` (Argo CD) .Release.IsInstall is always true, so hook mode renders the plain
+Job there (ADR 0020).
+*/}}
+{{- define "platform.migrationRunsAsHook" -}}
+{{- if and (eq .Values.migration.mode "hook") (not .Release.IsInstall) }}true{{ end }}
+{{- end }}
+
 {{/* Name of the pre-upgrade hook Job and of its own ConfigMap/Secret (hook mode). */}}
 {{- define "platform.migrationHookName" -}}
 {{- printf "%s-migration" (include "platform.fullname" .) }}
