@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import reduce
 from typing import Any
 
 import pytest
 
 from tests.chart.helm import Manifest, RenderError, containers, find, hook, render
+from tests.e2e.support import deep_merge
 
 ENABLED: dict[str, Any] = {"backup": {"enabled": True}}
 S3: dict[str, Any] = {
@@ -35,14 +37,7 @@ EXTERNAL: dict[str, Any] = {
 
 def merged(*parts: dict[str, Any]) -> dict[str, Any]:
     """Deep merge of values dicts, later ones winning."""
-    out: dict[str, Any] = {}
-    for part in parts:
-        for key, value in part.items():
-            if isinstance(value, dict) and isinstance(out.get(key), dict):
-                out[key] = merged(out[key], value)
-            else:
-                out[key] = value
-    return out
+    return reduce(deep_merge, parts, {})
 
 
 def cronjob(values: dict[str, Any]) -> Manifest:
