@@ -50,8 +50,19 @@ e2e-baseline-image: docker-engine ## Build $(E2E_IMAGE_BASELINE) from `git archi
 e2e-load: ## Load the app, e2e and PostgreSQL images into the test cluster (make cluster-up first).
 	@$(MAKE) cluster-load IMAGES="$(E2E_ALL_IMAGES)"
 
+# Two phases: every module but the disruptive ones in parallel, one module per pytest-xdist
+# worker (E2E_WORKERS; 0 runs them in one process), then the `disruptive` ones (node drills)
+# alone. Both phases run even when the first fails; E2E_ARGS reaches both (e.g. -k backup).
+E2E_WORKERS ?= 3
+E2E_ARGS ?=
+e2e_pytest = KUBECONFIG="$${KUBECONFIG:-$(CLUSTER_KUBECONFIG)}" HELM3="$(BIN)/helm" \
+	HELM4="$(BIN)/helm4" E2E_PHASE=$(1) $(RUN) pytest tests/e2e $(2) $(E2E_ARGS) \
+	|| { rc=$$?; [ $$rc -eq 5 ] && echo "e2e $(1): no tests selected" || status=$$rc; }
+
 .PHONY: e2e
 e2e: sync tools-chart ## End-to-end suite (tests/e2e) against KUBECONFIG, else .cluster/kubeconfig; images must be on the nodes.
 	mkdir -p build/e2e
-	KUBECONFIG="$${KUBECONFIG:-$(CLUSTER_KUBECONFIG)}" HELM3="$(BIN)/helm" HELM4="$(BIN)/helm4" \
-	  $(call PYTEST,tests/e2e)
+	status=0; \
+	$(call e2e_pytest,parallel,-m "not disruptive" -n $(E2E_WORKERS) --dist loadfile); \
+	$(call e2e_pytest,disruptive,-m disruptive); \
+	exit $$status

@@ -1,4 +1,9 @@
-"""Fixtures of the end-to-end suite, and the timeline printed at the end of the session."""
+"""Fixtures of the end-to-end suite, and the timeline printed at the end of the session.
+
+`make e2e` runs the suite in two phases: every module but the disruptive ones in parallel
+(pytest-xdist, one module per worker, each in namespaces of its own), then the modules marked
+`disruptive` (they stop and drain nodes) alone. Each phase's timeline merges its workers'.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -13,9 +19,14 @@ from tests.cluster.kube import Kube, kubeconfig
 from tests.e2e.support import BUILD, IMAGES, ROOT, Helm, create_namespace
 from tests.e2e.timeline import TIMELINE
 
+if TYPE_CHECKING:
+    from xdist.workermanage import WorkerController  # pytest-xdist ships no type information
+
 # Keep the namespaces after the run (to look at a failure): E2E_KEEP_NAMESPACES=1.
 KEEP = os.environ.get("E2E_KEEP_NAMESPACES") == "1"
 RUN_ID = uuid.uuid4().hex[:6]
+# Names this run's timeline and figures files (mk/e2e.mk sets it per phase).
+PHASE = os.environ.get("E2E_PHASE", "all")
 
 
 def helm_binary(variable: str, default: str) -> str:
@@ -59,14 +70,28 @@ def helm_for(binary: str, kube: Kube, label: str) -> Helm:
     return Helm(binary, kube.config, kube.namespace, label)
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker: hand the worker's timeline to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["timeline"] = TIMELINE.dump()
+
+
+def pytest_testnodedown(node: WorkerController, error: object) -> None:
+    """On the controller: merge a finished worker's timeline (xdist hook)."""
+    dump = getattr(node, "workeroutput", {}).get("timeline")
+    if dump:
+        TIMELINE.merge(dump, node.gateway.id)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not TIMELINE.steps:
         return
-    path = TIMELINE.write(BUILD)
+    path = TIMELINE.write(BUILD, PHASE)
     terminalreporter.section("e2e: helm NOTES, timeline, figures")
     for install, notes in TIMELINE.notes.items():
         terminalreporter.section(f"NOTES printed by {install}", sep="-")
         terminalreporter.write(notes.strip("\n") + "\n")
     terminalreporter.section("e2e timeline", sep="-")
     terminalreporter.write(TIMELINE.render())
-    terminalreporter.write_line(f"written to {path.relative_to(ROOT)} and figures.json")
+    terminalreporter.write_line(f"written to {path.relative_to(ROOT)} and figures-{PHASE}.json")

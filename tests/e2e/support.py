@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,15 +52,23 @@ def baseline_commit() -> str:
 
 
 def baseline_tree() -> Path:
-    """That commit's files (`git archive`), extracted once under build/e2e."""
+    """That commit's files (`git archive`), extracted once under build/e2e. Parallel workers may
+    race here: each extracts into a directory of its own and renames it into place."""
     commit = baseline_commit()
     tree = BUILD / f"baseline-{commit}"
     if not (tree / "k8s").is_dir():
-        tree.mkdir(parents=True, exist_ok=True)
+        BUILD.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f"baseline-{commit}-", dir=BUILD))
         archive = subprocess.run(
             ["git", "-C", str(ROOT), "archive", commit], capture_output=True, check=True
         ).stdout
-        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        subprocess.run(["tar", "-x", "-C", str(scratch)], input=archive, check=True)
+        try:
+            scratch.rename(tree)
+        except OSError:  # another worker's copy got there first (or a stale partial one)
+            shutil.rmtree(scratch)
+            if not (tree / "k8s").is_dir():
+                raise
     return tree
 
 

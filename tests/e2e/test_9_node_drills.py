@@ -64,6 +64,9 @@ from tests.e2e.support import (
 )
 from tests.e2e.timeline import TIMELINE
 
+# Stopping and draining nodes would disturb the other modules' pods: run alone (mk/e2e.mk).
+pytestmark = pytest.mark.disruptive
+
 API = "app.kubernetes.io/instance=platform,app.kubernetes.io/component=api"
 POSTGRES_SELECTOR = "app.kubernetes.io/instance=platform,app.kubernetes.io/component=database"
 DEPLOYMENT = "deployment/platform-api"
