@@ -37,6 +37,13 @@ image: docker-engine ## Build the app image platform-api:$(VERSION) (PYTHON_BASE
 	@# The build this one replaced, if any (untagged, same title label).
 	@$(DOCKER) image prune -f --filter label=org.opencontainers.image.title=platform-api >/dev/null
 
+.PHONY: sbom
+sbom: image ## Copy the image's CycloneDX SBOM (built from what uv.lock installed) to build/sbom/platform-api-$(VERSION).cdx.json.
+	mkdir -p build/sbom
+	$(DOCKER) run --rm --entrypoint cat $(IMAGE) /usr/share/doc/platform-api/sbom.cdx.json \
+		> build/sbom/platform-api-$(VERSION).cdx.json
+	@echo "build/sbom/platform-api-$(VERSION).cdx.json"
+
 .PHONY: image-test
 image-test: sync image ## Build the image, test it with real containers (tests/image), print the image report.
 	PYTHON_BASE=$(PYTHON_BASE) $(RUN) pytest tests/image

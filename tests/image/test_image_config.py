@@ -58,6 +58,7 @@ def test_runtime_stage_is_the_base_plus_the_venv_only(image: str) -> None:
     script = """
         fail() { echo "$1"; exit 1; }
         test ! -e /opt/uv || fail "uv's venv was copied"
+        test ! -e /opt/sbom || fail "the SBOM generator's venv was copied"
         test ! -e /src || fail "the build directory was copied"
         test ! -e /root/.cache || fail "a cache was copied"
         ! command -v uv || fail "uv is on PATH"
