@@ -26,7 +26,7 @@ from tests.chart.helm import (
     pod_specs,
     render,
 )
-from tests.e2e.support import baseline_commit
+from tests.e2e.chart import baseline_commit
 
 EXTERNAL = {
     "database": {"mode": "external", "host": "db.example.com", "auth": {"existingSecret": "db"}}

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.chart.helm import Manifest, RenderError, containers, find, hook, render
-from tests.e2e.support import deep_merge
+from tests.e2e.chart import deep_merge
 
 ENABLED: dict[str, Any] = {"backup": {"enabled": True}}
 S3: dict[str, Any] = {

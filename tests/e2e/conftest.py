@@ -9,22 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.cluster.kube import Kube, kubeconfig
-from tests.e2e.support import BUILD, IMAGES, ROOT, Helm, create_namespace
+from tests.e2e.chart import BUILD, IMAGES, ROOT
 from tests.e2e.timeline import TIMELINE
 
 if TYPE_CHECKING:
     from xdist.workermanage import WorkerController  # pytest-xdist ships no type information
 
-# Keep the namespaces after the run (to look at a failure): E2E_KEEP_NAMESPACES=1.
-KEEP = os.environ.get("E2E_KEEP_NAMESPACES") == "1"
-RUN_ID = uuid.uuid4().hex[:6]
 # Names this run's timeline and figures files (mk/e2e.mk sets it per phase).
 PHASE = os.environ.get("E2E_PHASE", "all")
 
@@ -53,21 +48,6 @@ def helm3(cluster: Kube) -> str:
 @pytest.fixture(scope="session")
 def helm4(cluster: Kube) -> str:
     return helm_binary("HELM4", "helm4")
-
-
-def namespace(cluster: Kube, purpose: str) -> Iterator[Kube]:
-    """A fresh namespace enforcing `restricted`; deleted afterwards unless E2E_KEEP_NAMESPACES=1."""
-    name = f"e2e-{purpose}-{RUN_ID}"
-    with TIMELINE.step(f"{purpose}: create namespace {name} (restricted)"):
-        kube = create_namespace(cluster, name)
-    yield kube
-    if not KEEP:
-        cluster.run("delete", "namespace", name, "--wait=false")
-
-
-def helm_for(binary: str, kube: Kube, label: str) -> Helm:
-    assert kube.namespace
-    return Helm(binary, kube.config, kube.namespace, label)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

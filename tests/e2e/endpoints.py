@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass, field
 
 from tests.cluster.kube import Kube
-from tests.e2e.support import Obj, wait_for
+from tests.e2e.chart import Obj
+from tests.e2e.pods import wait_for
 
 
 def ready_pods(endpoint_slice: Obj) -> set[str]:

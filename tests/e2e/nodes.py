@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.cluster.kube import Kube
-from tests.e2e.support import ROOT, Obj
+from tests.e2e.chart import ROOT, Obj
 
 HOSTNAME = "kubernetes.io/hostname"
 CONTROL_PLANE = "node-role.kubernetes.io/control-plane"

@@ -15,22 +15,10 @@ from typing import Any
 import pytest
 
 from tests.cluster.kube import Kube
-from tests.e2e.conftest import helm_for, namespace
-from tests.e2e.support import (
-    IMAGES,
-    RELEASE,
-    Helm,
-    api_call,
-    api_token,
-    assert_final_state,
-    chart_values,
-    deep_merge,
-    job_complete,
-    pods,
-    psql,
-    schema_state,
-    wait_for,
-)
+from tests.e2e.calls import api_call, api_token, psql, schema_state
+from tests.e2e.chart import IMAGES, RELEASE, Helm, chart_values, deep_merge, helm_for
+from tests.e2e.namespaces import namespace
+from tests.e2e.pods import assert_final_state, job_complete, pods, wait_for
 from tests.e2e.timeline import TIMELINE
 
 # A disaster drill is two installs, a backup and an uninstall: above the suite's 300 s per test.

@@ -9,16 +9,11 @@ import httpx
 import pytest
 
 from tests.cluster.kube import Kube, port_forward
-from tests.e2e.conftest import namespace
-from tests.e2e.support import (
-    IMAGES,
-    api_token,
-    assert_final_state,
-    check_security,
-    leftovers,
-    make,
-    wait_for,
-)
+from tests.e2e.calls import api_token
+from tests.e2e.chart import IMAGES, make
+from tests.e2e.namespaces import leftovers, namespace
+from tests.e2e.pods import assert_final_state, wait_for
+from tests.e2e.security import check_security
 from tests.e2e.timeline import TIMELINE
 
 API = "app.kubernetes.io/name=platform,app.kubernetes.io/component=api"

@@ -13,24 +13,12 @@ from typing import Any
 import pytest
 
 from tests.cluster.kube import Kube
-from tests.e2e.conftest import helm_for, namespace
-from tests.e2e.support import (
-    BUILD,
-    IMAGES,
-    Helm,
-    LoadGenerator,
-    api_image,
-    assert_final_state,
-    chart_values,
-    check_security,
-    leftovers,
-    pods,
-    psql,
-    ready_api_pods,
-    schema_state,
-    version_of,
-    wait_for,
-)
+from tests.e2e.calls import psql, schema_state
+from tests.e2e.chart import BUILD, IMAGES, Helm, chart_values, helm_for, version_of
+from tests.e2e.load import LoadGenerator
+from tests.e2e.namespaces import leftovers, namespace
+from tests.e2e.pods import api_image, assert_final_state, pods, ready_api_pods, wait_for
+from tests.e2e.security import check_security
 from tests.e2e.timeline import TIMELINE
 
 API = "app.kubernetes.io/instance=platform,app.kubernetes.io/component=api"

@@ -14,27 +14,19 @@ from typing import Any
 import pytest
 
 from tests.cluster.kube import Kube
-from tests.e2e.conftest import helm_for, namespace
-from tests.e2e.support import (
-    BUILD,
-    IMAGES,
-    RELEASE,
-    Helm,
-    LoadGenerator,
-    api_call,
-    api_token,
+from tests.e2e.calls import api_call, api_token, psql, schema_state
+from tests.e2e.chart import BUILD, IMAGES, RELEASE, Helm, chart_values, helm_for
+from tests.e2e.load import LoadGenerator
+from tests.e2e.namespaces import leftovers, namespace
+from tests.e2e.pods import (
     assert_final_state,
-    chart_values,
-    check_security,
     is_ready,
-    leftovers,
     pods,
-    psql,
     ready_api_pods,
     restart_counts,
-    schema_state,
     wait_for,
 )
+from tests.e2e.security import check_security
 from tests.e2e.timeline import TIMELINE
 
 API = "app.kubernetes.io/instance=platform,app.kubernetes.io/component=api"

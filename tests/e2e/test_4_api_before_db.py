@@ -13,17 +13,9 @@ from typing import Any
 import pytest
 
 from tests.cluster.kube import Kube
-from tests.e2e.conftest import helm_for, namespace
-from tests.e2e.support import (
-    IMAGES,
-    RELEASE,
-    Helm,
-    assert_final_state,
-    chart_values,
-    pods,
-    restart_counts,
-    wait_for,
-)
+from tests.e2e.chart import IMAGES, RELEASE, Helm, chart_values, helm_for
+from tests.e2e.namespaces import namespace
+from tests.e2e.pods import assert_final_state, pods, restart_counts, wait_for
 from tests.e2e.timeline import TIMELINE
 
 API = "app.kubernetes.io/instance=platform,app.kubernetes.io/component=api"

@@ -12,13 +12,9 @@ import time
 import pytest
 
 from tests.cluster.kube import Kube
-from tests.e2e.conftest import helm_for, namespace
-from tests.e2e.support import (
-    IMAGES,
-    RELEASE,
-    assert_final_state,
-    chart_values,
-)
+from tests.e2e.chart import IMAGES, RELEASE, chart_values, helm_for
+from tests.e2e.namespaces import namespace
+from tests.e2e.pods import assert_final_state
 from tests.e2e.timeline import TIMELINE
 
 API = "app.kubernetes.io/instance=platform,app.kubernetes.io/component=api"

@@ -19,24 +19,19 @@ from typing import Any
 import pytest
 
 from tests.cluster.kube import Kube
-from tests.e2e.conftest import helm_for, namespace
-from tests.e2e.support import (
+from tests.e2e.calls import api_call, api_token, database_logins, psql
+from tests.e2e.chart import (
     IMAGES,
     Helm,
-    LoadGenerator,
-    LoadResult,
-    api_call,
-    api_token,
     baseline_commit,
     baseline_tree,
     chart_values,
-    database_logins,
     deep_merge,
-    pods,
-    psql,
-    ready_api_pods,
-    wait_for,
+    helm_for,
 )
+from tests.e2e.load import LoadGenerator, LoadResult
+from tests.e2e.namespaces import namespace
+from tests.e2e.pods import pods, ready_api_pods, wait_for
 from tests.e2e.timeline import TIMELINE
 
 API = "app.kubernetes.io/instance=platform,app.kubernetes.io/component=api"

@@ -15,21 +15,11 @@ from collections.abc import Iterator
 import pytest
 
 from tests.cluster.kube import Kube
-from tests.e2e.conftest import namespace
-from tests.e2e.support import (
-    IMAGES,
-    LoadGenerator,
-    api_call,
-    api_token,
-    baseline_commit,
-    baseline_tree,
-    database_logins,
-    leftovers,
-    make,
-    psql,
-    ready_api_pods,
-    wait_for,
-)
+from tests.e2e.calls import api_call, api_token, database_logins, psql
+from tests.e2e.chart import IMAGES, baseline_commit, baseline_tree, make
+from tests.e2e.load import LoadGenerator
+from tests.e2e.namespaces import leftovers, namespace
+from tests.e2e.pods import ready_api_pods, wait_for
 from tests.e2e.timeline import TIMELINE
 
 API = "app.kubernetes.io/name=platform,app.kubernetes.io/component=api"

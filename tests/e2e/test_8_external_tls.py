@@ -16,21 +16,10 @@ import pytest
 
 from tests.certs import make_certificates
 from tests.cluster.kube import Kube
-from tests.e2e.conftest import helm_for, namespace
-from tests.e2e.support import (
-    BUILD,
-    IMAGES,
-    RELEASE,
-    Helm,
-    api_call,
-    api_token,
-    chart_values,
-    database_logins,
-    psql,
-    ready_api_pods,
-    split_image,
-    wait_for,
-)
+from tests.e2e.calls import api_call, api_token, database_logins, psql
+from tests.e2e.chart import BUILD, IMAGES, RELEASE, Helm, chart_values, helm_for, split_image
+from tests.e2e.namespaces import namespace
+from tests.e2e.pods import ready_api_pods, wait_for
 from tests.e2e.timeline import TIMELINE
 
 API = "app.kubernetes.io/instance=platform,app.kubernetes.io/component=api"

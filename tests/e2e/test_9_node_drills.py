@@ -32,8 +32,11 @@ import pytest
 import yaml  # type: ignore[import-untyped]  # pyyaml ships no stubs; types-PyYAML is not locked
 
 from tests.cluster.kube import Kube
-from tests.e2e.conftest import helm_for, namespace
+from tests.e2e.calls import api_call, api_token, psql
+from tests.e2e.chart import CHART, IMAGES, Obj, chart_values, helm_for
 from tests.e2e.endpoints import EndpointWatch
+from tests.e2e.load import LoadGenerator, LoadResult
+from tests.e2e.namespaces import namespace
 from tests.e2e.nodes import (
     HOSTNAME,
     NODE_GRACE_SECONDS,
@@ -45,23 +48,7 @@ from tests.e2e.nodes import (
     node_of,
     pods_on,
 )
-from tests.e2e.support import (
-    CHART,
-    IMAGES,
-    LoadGenerator,
-    LoadResult,
-    Obj,
-    api_call,
-    api_token,
-    chart_values,
-    is_ready,
-    live,
-    pods,
-    psql,
-    ready_api_pods,
-    restart_counts,
-    wait_for,
-)
+from tests.e2e.pods import is_ready, live, pods, ready_api_pods, restart_counts, wait_for
 from tests.e2e.timeline import TIMELINE
 
 # Stopping and draining nodes would disturb the other modules' pods: run alone (mk/e2e.mk).
