@@ -42,10 +42,11 @@ def render_text(
     is_upgrade: bool = False,
     helm: str = "helm",
     extra_args: tuple[str, ...] = (),
+    chart: Path = CHART,
 ) -> str:
     """`helm template` output for these values; raises RenderError with helm's message."""
     with tempfile.TemporaryDirectory() as tmp:
-        args = [str(helm_binary(helm)), "template", RELEASE, str(CHART), "-n", NAMESPACE]
+        args = [str(helm_binary(helm)), "template", RELEASE, str(chart), "-n", NAMESPACE]
         if values_file is not None:
             args += ["-f", str(values_file)]
         if values:

@@ -113,11 +113,25 @@ def test_helm_upgrade_to_this_tree_keeps_data_and_reads_and_moves_the_api_to_its
     kube: Kube, helm: Helm, values: dict[str, Any]
 ) -> None:
     before = psql(kube, POSTGRES, "SELECT string_agg(id || name, ',' ORDER BY id) FROM items")
+    postgres_uid = kube.get("pod", POSTGRES)["metadata"]["uid"]
     with TIMELINE.step("upgrade: helm upgrade to this tree under a read load") as step:
         result, seconds = upgrade_under_load(kube, helm, "to-tree", values, write_every=0)
         step.note = record("upgrade from the baseline (reads)", result, seconds)
-    assert result.failed == 0, result.errors
     assert result.sent > 100, result.summary()
+    # Chart 0.2.0 takes the chart and version labels off the pod templates, so PostgreSQL
+    # restarts once on this upgrade (CHANGELOG) and never again for a chart release alone
+    # (tests/chart/test_release.py). Reads fail only during that one restart: the API's bounded
+    # 503, or no endpoint once it outlasts the readiness window; never a 500; then all succeed.
+    assert kube.get("pod", POSTGRES)["metadata"]["uid"] != postgres_uid
+    status = kube.get("statefulset", "platform-postgres")["status"]
+    assert status["currentRevision"] == status["updateRevision"], status
+    assert set(result.statuses) <= {"200", "503", "error"}, result.summary()
+    if result.first_failure is not None and result.last_failure is not None:
+        outage = result.last_failure - result.first_failure
+        TIMELINE.figure("upgrade from the baseline: reads failing while PostgreSQL restarts",
+                        f"{result.failed} in {outage:.1f} s")  # fmt: skip
+        assert outage <= 60, result.errors
+    assert result.ok_after_last_failure > 20, result.summary()
     ready_api_pods(kube, API, REPLICAS, IMAGES.old)  # both report 1.0.0: tell them by image
     with TIMELINE.step("upgrade: data intact, API on platform_app_a, token Secret, 401") as step:
         after = psql(kube, POSTGRES, "SELECT string_agg(id || name, ',' ORDER BY id) FROM items")

@@ -44,6 +44,17 @@ app.kubernetes.io/part-of: platform
 {{- end }}
 
 {{/*
+Labels of pod templates: only what no chart release changes. helm.sh/chart and
+app.kubernetes.io/version stay on the objects (platform.labels), not on their pods: a new chart
+version alone must neither restart PostgreSQL nor patch a job-mode Job, whose template is immutable.
+*/}}
+{{- define "platform.podLabels" -}}
+{{ include "platform.selectorLabels" . }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: platform
+{{- end }}
+
+{{/*
 Selector labels: only name and instance (a component label is added per workload). Selectors of
 Deployments and StatefulSets are immutable, so nothing that can change between upgrades belongs here.
 */}}
