@@ -16,7 +16,7 @@ from tests.e2e.chart import baseline_commit
 
 # Every mode that renders a different set of pod templates: hook mode at install and on upgrade,
 # job mode, backups on. The image is pinned so that only the chart's own metadata differs.
-CASES = {
+CASES: dict[str, tuple[dict[str, Any], bool]] = {
     "hook install": ({}, False),
     "hook upgrade": ({}, True),
     "job mode": ({"migration": {"mode": "job"}}, True),
