@@ -17,6 +17,7 @@ import pytest
 from tests.cluster.kube import Kube
 from tests.e2e.calls import api_call, api_token, psql, schema_state
 from tests.e2e.chart import IMAGES, RELEASE, Helm, chart_values, deep_merge, helm_for
+from tests.e2e.load import LoadGenerator
 from tests.e2e.namespaces import namespace
 from tests.e2e.pods import assert_final_state, job_complete, pods, wait_for
 from tests.e2e.timeline import TIMELINE
@@ -133,13 +134,13 @@ def retention_drill(kube: Kube, target: str) -> None:
     TIMELINE.figure(f"retention ({target}): runs / kept", f"{len(ids)} / {len(kept)}")
 
 
-def list_backups(kube: Kube) -> list[str]:
-    """`platform-backup list` in a pod of the backup Job's own spec (same target, same mounts)."""
-    name = f"list-{int(time.time() * 1000) % 10**8}"
+def in_backup_pod(kube: Kube, purpose: str, command: list[str]) -> str:
+    """Run `command` in a pod of the backup Job's own spec (same target, mounts, user); its log."""
+    name = f"{purpose}-{int(time.time() * 1000) % 10**8}"
     cronjob = kube.get("cronjob", CRONJOB)
     pod_spec = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     (upload,) = pod_spec["containers"]
-    upload["command"] = ["platform-backup", "list"]
+    upload["command"] = command
     pod_spec["initContainers"] = []
     pod_spec["containers"] = [upload]
     kube.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": pod_spec})
@@ -150,7 +151,26 @@ def list_backups(kube: Kube) -> list[str]:
     out = kube.run("logs", name)
     assert kube.get("pod", name)["status"]["phase"] == "Succeeded", out
     kube.run("delete", "pod", name, "--wait=false")
+    return out
+
+
+def list_backups(kube: Kube) -> list[str]:
+    """`platform-backup list`: the ids in the target, newest first."""
+    out = in_backup_pod(kube, "list", ["platform-backup", "list"])
     return [json.loads(line)["id"] for line in out.splitlines() if line.startswith('{"id"')]
+
+
+# Flips one byte in the middle of the newest dump of the PVC target, in place.
+FLIP_BYTE = """
+import pathlib, sys
+dump = max(pathlib.Path(sys.argv[1]).rglob("*.dump"))
+with dump.open("r+b") as f:
+    f.seek(dump.stat().st_size // 2)
+    byte = f.read(1)
+    f.seek(-1, 1)
+    f.write(bytes([byte[0] ^ 0xFF]))
+print(dump.name)
+"""
 
 
 def refused_restore_job(kube: Kube) -> str:
@@ -221,6 +241,24 @@ def test_restore_into_a_non_empty_database_is_refused(pvc_kube: Kube, pvc_helm: 
         assert "not empty" in log, log
         assert fingerprint(pvc_kube) == before
     TIMELINE.figure("restore into a non-empty database refused with", log.strip()[-160:])
+
+
+def test_a_corrupted_backup_is_refused_by_its_checksum(pvc_kube: Kube, pvc_helm: Helm) -> None:
+    with TIMELINE.step("backup (pvc): one byte of the newest dump flipped, restore -> refused"):
+        # While a release (and so its CronJob, whose pod spec the flip borrows) is installed.
+        flipped = in_backup_pod(pvc_kube, "flip", ["python", "-c", FLIP_BYTE, "/backups"])
+        pvc_helm.run("uninstall", RELEASE, "--wait", "--timeout", "3m")
+        pvc_kube.run("delete", "pvc", DATA_CLAIM, "--wait=true", timeout=180)
+        pvc_helm.deploy("install", "corrupted", values(PVC, {"restore": {"from": "latest"}}))
+        log = refused_restore_job(pvc_kube)
+        assert "fails its checksum" in log, log
+        assert flipped.strip().removesuffix(".dump") in log, (flipped, log)
+        # Nothing was written: the new, empty database has no table of ours.
+        tables = psql(
+            pvc_kube, POSTGRES, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        )
+        assert tables == "0", tables
+    TIMELINE.figure("corrupted backup refused with", log.strip()[-160:])
 
 
 # --------------------------------------------------------------------------------------------
@@ -337,6 +375,35 @@ def test_disaster_with_the_s3_target_restores_every_row(s3_kube: Kube, s3_helm: 
 def test_retention_with_the_s3_target(s3_kube: Kube) -> None:
     with TIMELINE.step(f"backup (s3): {KEEP_LAST + 2} on-demand runs keep {KEEP_LAST}"):
         retention_drill(s3_kube, "s3")
+
+
+def item_count(kube: Kube) -> int:
+    return int(psql(kube, POSTGRES, "SELECT count(*) FROM items"))
+
+
+def test_a_backup_under_write_load_fails_no_request_and_restores_consistently(
+    s3_kube: Kube, s3_helm: Helm
+) -> None:
+    with TIMELINE.step("backup (s3): on-demand backup under a write load, disaster, restore it"):
+        load = LoadGenerator(s3_kube, "load-backup", IMAGES.old, "platform-api", write_every=2)
+        load.start()
+        wait_for(lambda: load.progress()["sent"] > 50, "the load to write", timeout=90)
+        before = item_count(s3_kube)
+        uploaded = run_backup(s3_kube, "backup-under-load")
+        after = item_count(s3_kube)
+        time.sleep(2)
+        result = load.stop()
+        assert result.failed == 0, result.errors
+        assert after > before, (before, after)  # the writes went on while pg_dump ran
+        disaster(s3_kube, s3_helm)
+        restore_install(
+            s3_helm, s3_kube, "restore-loaded", values(S3, {"restore": {"from": uploaded["id"]}})
+        )
+        restored = item_count(s3_kube)
+        # pg_dump's snapshot: a moment between the two counts, not a mix of moments.
+        assert before <= restored <= after, (before, restored, after)
+    TIMELINE.figure("backup under write load: requests sent/failed, rows before/restored/after",
+                    f"{result.sent}/{result.failed}, {before}/{restored}/{after}")  # fmt: skip
 
 
 def test_a_backup_with_the_database_down_fails_visibly(s3_kube: Kube) -> None:
