@@ -1,109 +1,18 @@
-"""The in-cluster load generator: a pod sending requests to a Service, and its result."""
+"""The in-cluster load generator: a pod running loadgen.py against a Service, and its result."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tests.cluster.kube import Kube
 from tests.e2e.calls import TOKEN_SECRET
 from tests.e2e.chart import BUILD, IMAGES, Obj
 from tests.e2e.pods import wait_for
 
-# Runs in the app image (standard library only). A new connection per request, as a client
-# behind kube-proxy sees it: every request picks a backend, so a pod that leaves the Service
-# too early shows up as a failure. Bounded by MAX_SECONDS and MAX_REQUESTS; stops early when
-# /tmp/stop exists. Prints one JSON line at start, progress every 5 s, and `RESULT {json}`.
-LOAD_SCRIPT = r"""
-import http.client, json, os, threading, time
-HOST, PORT = os.environ["LOAD_HOST"], int(os.environ["LOAD_PORT"])
-WORKERS, PAUSE = int(os.environ["LOAD_WORKERS"]), float(os.environ["LOAD_PAUSE"])
-TOKEN, WRITE_EVERY = os.environ.get("API_TOKEN", ""), int(os.environ["LOAD_WRITE_EVERY"])
-MAX_SECONDS, MAX_REQUESTS = float(os.environ["MAX_SECONDS"]), int(os.environ["MAX_REQUESTS"])
-NAME = os.environ.get("HOSTNAME", "load")
-lock = threading.Lock()
-stats = {"sent": 0, "ok": 0, "failed": 0, "statuses": {}, "versions": {}, "errors": [],
-         "failure_starts": [],
-         "first_failure": None, "last_failure": None, "last_ok": None, "last_version": None,
-         "ok_after_last_failure": 0}
-deadline = time.monotonic() + MAX_SECONDS
-
-def request(method, path, body=None):
-    conn = http.client.HTTPConnection(HOST, PORT, timeout=10)
-    try:
-        headers = {"Connection": "close"}
-        if TOKEN and method != "GET":
-            headers["Authorization"] = "Bearer " + TOKEN
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        conn.request(method, path, body=data, headers=headers)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-def worker(index):
-    n = 0
-    while time.monotonic() < deadline and not os.path.exists("/tmp/stop"):
-        with lock:
-            if stats["sent"] >= MAX_REQUESTS:
-                return
-            stats["sent"] += 1
-        n += 1
-        version, error, status = None, None, None
-        started = time.time()
-        try:
-            if WRITE_EVERY and n % WRITE_EVERY == 0:
-                status, payload = request("POST", "/api/v1/items", {"name": f"{NAME}-{index}-{n}"})
-            elif n % 3 == 0:
-                status, payload = request("GET", "/")
-                if status == 200:
-                    version = json.loads(payload)["version"]
-            else:
-                status, payload = request("GET", "/api/v1/items?limit=5")
-            if not 200 <= status < 300:
-                error = f"HTTP {status}: {payload[:100]!r}"
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        now = time.time()
-        with lock:
-            key = str(status) if status is not None else "error"
-            stats["statuses"][key] = stats["statuses"].get(key, 0) + 1
-            if error is None:
-                stats["ok"] += 1
-                stats["last_ok"] = now
-                stats["ok_after_last_failure"] += 1
-                if version:
-                    stats["versions"][version] = stats["versions"].get(version, 0) + 1
-                    stats["last_version"] = version
-            else:
-                stats["failed"] += 1
-                stats["first_failure"] = stats["first_failure"] or started
-                stats["last_failure"] = now
-                stats["ok_after_last_failure"] = 0
-                stats["failure_starts"].append(round(started, 3))
-                # The first 20 and the latest 20: how an outage began and how it ended.
-                stats["errors"].append({"at": round(started, 3), "error": error})
-                if len(stats["errors"]) > 40:
-                    del stats["errors"][20]
-        time.sleep(PAUSE)
-
-started_at = time.time()
-threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(WORKERS)]
-for thread in threads:
-    thread.start()
-print(json.dumps({"event": "started", "at": started_at}), flush=True)
-while any(thread.is_alive() for thread in threads):
-    time.sleep(5)
-    with lock:
-        print(json.dumps({"event": "progress", "sent": stats["sent"], "failed": stats["failed"]}),
-              flush=True)
-stats["started_at"], stats["finished_at"] = started_at, time.time()
-stats["stopped_by"] = "file" if os.path.exists("/tmp/stop") else "limit"
-print("RESULT " + json.dumps(stats), flush=True)
-"""
+# The generator itself: a standalone, standard-library script, run in the pod as `python -c`.
+LOAD_SCRIPT = (Path(__file__).parent / "loadgen.py").read_text()
 
 
 @dataclass
