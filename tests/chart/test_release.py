@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml  # type: ignore[import-untyped]  # pyyaml ships no stubs; types-PyYAML is not locked
+from packaging.version import Version
 
 from tests.chart.helm import CHART, ROOT, render_text
 from tests.e2e.chart import baseline_commit
@@ -24,12 +25,14 @@ CASES: dict[str, tuple[dict[str, Any], bool]] = {
 }
 
 
-def _chart_with_version(tmp_path: Path, version: str, app_version: str) -> Path:
-    copy = tmp_path / "platform"
+@pytest.fixture(scope="module")
+def bumped(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the chart whose version and appVersion are a new release's."""
+    copy = tmp_path_factory.mktemp("bumped") / "platform"
     shutil.copytree(CHART, copy)
     chart_yaml = copy / "Chart.yaml"
     meta = yaml.safe_load(chart_yaml.read_text())
-    meta["version"], meta["appVersion"] = version, app_version
+    meta["version"], meta["appVersion"] = "99.0.0", "99.0.0"
     chart_yaml.write_text(yaml.safe_dump(meta, sort_keys=False))
     return copy
 
@@ -51,10 +54,9 @@ def _pod_templates(text: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_a_new_chart_version_alone_changes_no_pod_template(tmp_path: Path, case: str) -> None:
+def test_a_new_chart_version_alone_changes_no_pod_template(bumped: Path, case: str) -> None:
     values, is_upgrade = CASES[case]
     values = {**values, "image": {"tag": "1.0.0"}}
-    bumped = _chart_with_version(tmp_path, "99.0.0", "99.0.0")
     before = _pod_templates(render_text(values, is_upgrade=is_upgrade))
     after = _pod_templates(render_text(values, is_upgrade=is_upgrade, chart=bumped))
     assert before.keys() == after.keys()
@@ -62,9 +64,8 @@ def test_a_new_chart_version_alone_changes_no_pod_template(tmp_path: Path, case:
     assert not changed, f"a chart release alone would restart or re-create {changed}"
 
 
-def _chart_version(text: str) -> tuple[int, ...]:
-    version = str(yaml.safe_load(text)["version"])
-    return tuple(int(part) for part in version.split("-", maxsplit=1)[0].split("."))
+def _chart_version(text: str) -> Version:
+    return Version(str(yaml.safe_load(text)["version"]))
 
 
 def test_the_chart_version_moves_when_the_chart_changed_since_the_baseline() -> None:

@@ -4,19 +4,15 @@ uv.lock at its locked version, nothing of the dev group, the project as the root
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from typing import Any
 
 import dockerctl
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 SBOM = "/usr/share/doc/platform-api/sbom.cdx.json"
-
-
-def _normal(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()  # PEP 503
 
 
 @pytest.fixture(scope="module")
@@ -34,14 +30,14 @@ def _locked_runtime_packages() -> dict[str, str]:
          "--no-header", "--no-annotate", "--format", "requirements.txt"],
         cwd=dockerctl.ROOT, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    packages = {}
+    packages: dict[str, str] = {}
     for line in exported.splitlines():
         if not line.strip() or line.startswith("#"):
             continue
         requirement = Requirement(line)
         if requirement.marker is None or requirement.marker.evaluate():
             (version,) = (spec.version for spec in requirement.specifier)
-            packages[_normal(requirement.name)] = version
+            packages[canonicalize_name(requirement.name)] = version
     return packages
 
 
@@ -55,9 +51,9 @@ def test_sbom_is_cyclonedx_with_the_project_as_root(sbom: dict[str, Any]) -> Non
 
 def test_sbom_lists_exactly_the_locked_runtime_packages(sbom: dict[str, Any]) -> None:
     components = {
-        _normal(component["name"]): component
+        canonicalize_name(component["name"]): component
         for component in sbom["components"]
-        if _normal(component["name"]) != "platform-api"
+        if canonicalize_name(component["name"]) != "platform-api"
     }
     listed = {name: component["version"] for name, component in components.items()}
     locked = _locked_runtime_packages()

@@ -37,10 +37,8 @@ version), so they are never used in selectors.
 */}}
 {{- define "platform.labels" -}}
 helm.sh/chart: {{ include "platform.chart" . }}
-{{ include "platform.selectorLabels" . }}
+{{ include "platform.podLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/part-of: platform
 {{- end }}
 
 {{/*
