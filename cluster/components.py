@@ -313,6 +313,27 @@ def kube_proxy(ctx: Context) -> list[str]:
     return [*ctx.kube("kube-proxy"), f"--config={kube_proxy_config_file(ctx)}", "--v=1"]
 
 
+def kube_router(ctx: Context) -> list[str]:
+    """kube-router as a NetworkPolicy enforcer only: it programs the node's iptables and ipsets
+    from the cluster's policies; routing stays static (cluster/network.py) and Services stay
+    kube-proxy's."""
+    return [
+        str(ctx.paths.bin / "kube-router"),
+        "--run-firewall=true",
+        "--run-router=false",
+        "--run-service-proxy=false",
+        f"--kubeconfig={ctx.local.etc / 'kube-router.kubeconfig'}",
+        f"--hostname-override={ctx.node.name}",
+        f"--service-cluster-ip-range={config.SERVICE_CIDR}",
+        "--enable-ipv6=false",
+        # Loopback only: on the host, the machine's own interfaces must not serve it.
+        "--health-addr=127.0.0.1",
+        f"--health-port={config.KUBE_ROUTER_HEALTH_PORT}",
+        "--metrics-port=0",
+        "--v=1",
+    ]
+
+
 def hostpath_provisioner(ctx: Context) -> list[str]:
     """The default StorageClass's provisioner: a world-writable directory per claim, on the
     node the scheduler picked (every node's directory is under one host directory, made by

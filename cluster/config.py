@@ -7,6 +7,8 @@ from pathlib import Path
 
 KUBERNETES_VERSION = "v1.37.2"
 COREDNS_VERSION = "1.15.0"
+# The NetworkPolicy enforcer on every node (cluster/go/kube-router pins the same module).
+KUBE_ROUTER_VERSION = "v2.10.0"
 PAUSE_IMAGE = "localhost/pause:3.10"
 COREDNS_IMAGE = f"localhost/coredns:{COREDNS_VERSION}"
 # Debian bookworm's busybox-static; the smoke tests' only image.
@@ -47,8 +49,14 @@ ETCD_CLIENT_PORT = 12379
 ETCD_PEER_PORT = 12380
 # Marks the iptables rules the harness adds itself, so teardown finds exactly those.
 IPTABLES_COMMENT = "platform-cluster"
-# Chains created by kube-proxy, the kubelet and the CNI plugins.
+# Chains created by kube-proxy, the kubelet, the CNI plugins and kube-router (KUBE-ROUTER-*,
+# KUBE-POD-FW-*, KUBE-NWPLCY-*).
 IPTABLES_CHAIN_PREFIXES = ("KUBE-", "CNI-")
+# kube-router's ipsets (a policy's peers and ports; "inet6:" for IPv6 ones). A worker's die with
+# its network namespace; the host's are removed by teardown once no rule refers to them.
+IPSET_PREFIXES = ("KUBE-SRC-", "KUBE-DST-", "kube-router-", "inet6:KUBE-", "inet6:kube-router-")
+# kube-router's health endpoint, on each node's loopback only.
+KUBE_ROUTER_HEALTH_PORT = 20244
 
 # What the host needs, by the program that proves it is installed. The node image has its own
 # list (cluster/nodeimage.py).
@@ -62,6 +70,7 @@ APT_PACKAGES = {
     "/bin/busybox": "busybox-static",
     "openssl": "openssl",
     "iptables": "iptables",
+    "ipset": "ipset",
 }
 # Only for worker nodes: the node image is a debootstrapped Debian.
 WORKER_APT_PACKAGES = {"debootstrap": "debootstrap"}

@@ -117,17 +117,29 @@ def kube_ldflags() -> str:
     )
 
 
+KUBE_ROUTER_PACKAGE = "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router"
+
+
+def kube_router_ldflags() -> str:
+    """The version stamp upstream's Makefile sets (kube-router logs and checks it at start)."""
+    pkg = "github.com/cloudnativelabs/kube-router/v2/pkg/version"
+    return f"-s -w -X {pkg}.Version={config.KUBE_ROUTER_VERSION} -X {pkg}.BuildDate=1970-01-01"
+
+
 def go_targets(paths: Paths) -> list[GoTarget]:
     module = paths.go_module
     return [
         GoTarget("kube", module, "./cmd/kube", kube_ldflags(), cgo=None),
         GoTarget("pause", module, "./cmd/pause"),
         GoTarget("coredns", module / "coredns", "."),
+        # Upstream's own command, built from the pinned module (a `tool` of cluster/go/kube-router).
+        GoTarget("kube-router", module / "kube-router", KUBE_ROUTER_PACKAGE, kube_router_ldflags()),
     ]
 
 
 def build_binaries(paths: Paths) -> None:
-    """The multi-call Kubernetes binary, pause and CoreDNS; each only when missing or stale."""
+    """The multi-call Kubernetes binary, pause, CoreDNS and kube-router; each only when missing
+    or stale."""
     for target in go_targets(paths):
         _build(paths, target)
 

@@ -27,6 +27,8 @@ from cluster.steps import Role, admin_tls, daemons, host_daemons, http_get, star
 from cluster.system import daemon_pid, link_exists, log, run, wait_for
 
 KUBECONFIG_CLIENTS = ("controller-manager", "scheduler", "hostpath-provisioner")
+# One identity each for every node's copy (kubeadm's service accounts are shared the same way).
+NODE_KUBECONFIG_CLIENTS = ("kube-proxy", "kube-router")
 
 
 def build(paths: Paths, workers: bool) -> str | None:
@@ -92,7 +94,8 @@ def _credentials(paths: Paths, nodes: list[Node]) -> None:
         local = paths.node(node)
         pki.make_node_pki(paths.pki, node, local.pki)
         pki.write_kubeconfig(local.etc / "kubelet.kubeconfig", local.pki, "kubelet", server)
-        pki.write_kubeconfig(local.etc / "kube-proxy.kubeconfig", paths.pki, "kube-proxy", server)
+        for client in NODE_KUBECONFIG_CLIENTS:
+            pki.write_kubeconfig(local.etc / f"{client}.kubeconfig", paths.pki, client, server)
 
 
 def up(paths: Paths, count: int) -> None:
@@ -128,7 +131,6 @@ def up(paths: Paths, count: int) -> None:
             machines.append(worker)
         network.routes_to(nodes[1:])
     start(paths, host, machines, control_plane=True)
-    kubectl(paths, "apply", "--server-side", "-f", "-", input_text=manifests.addons())
     _wait_for_nodes(paths, nodes)
     # Only the host runs the control plane; node-loss drills stop workers only.
     kubectl(paths, "label", "--overwrite", "node", config.HOST_NODE, manifests.CONTROL_PLANE_LABEL)

@@ -74,6 +74,36 @@ subjects:
     kind: User
     name: platform-cluster:hostpath-provisioner
 ---
+# kube-router's NetworkPolicy controller on every node (firewall only: it watches, never
+# writes): the informers its `Run` starts, and nothing else.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: platform-cluster:kube-router
+rules:
+  - apiGroups: [""]
+    resources: [namespaces, pods, services, nodes]
+    verbs: [get, list, watch]
+  - apiGroups: [networking.k8s.io]
+    resources: [networkpolicies]
+    verbs: [get, list, watch]
+  - apiGroups: [discovery.k8s.io]
+    resources: [endpointslices]
+    verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: platform-cluster:kube-router
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: platform-cluster:kube-router
+subjects:
+  - apiGroup: rbac.authorization.k8s.io
+    kind: User
+    name: platform-cluster:kube-router
+---
 apiVersion: v1
 kind: ServiceAccount
 metadata:

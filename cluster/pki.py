@@ -57,6 +57,8 @@ def certificates() -> list[Cert]:
         Cert("front-proxy-client", "front-proxy-client"),
         # Bound to the platform-cluster:hostpath-provisioner ClusterRole in the manifests.
         Cert("hostpath-provisioner", "platform-cluster:hostpath-provisioner"),
+        # Every node's NetworkPolicy enforcer, bound to platform-cluster:kube-router (read-only).
+        Cert("kube-router", "platform-cluster:kube-router"),
     ]
 
 

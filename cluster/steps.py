@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from cluster import components, images
+from cluster import components, images, manifests
 from cluster.components import Context
 from cluster.config import Paths
 from cluster.machines import Machine
-from cluster.system import log, wait_for
+from cluster.system import log, run, wait_for
 
 
 class Role(Enum):
@@ -82,6 +82,29 @@ def _containerd_ready(ctx: Context, machine: Machine) -> bool:
     return subprocess.run(argv, capture_output=True, check=False).returncode == 0
 
 
+def _registered(ctx: Context, machine: Machine) -> bool:
+    """The kubelet has registered its Node (kube-router reads it at start, or exits)."""
+    url = f"{components.APISERVER_URL}/api/v1/nodes/{machine.node.name}"
+    try:
+        return bool(http_get(url, admin_tls(ctx.paths)))
+    except OSError:  # urllib's HTTPError (404 until then) is an OSError
+        return False
+
+
+def _firewall_ready(ctx: Context, machine: Machine) -> bool:
+    """kube-router has hooked its chain into the node's FORWARD chain: policies now apply."""
+    argv = machine.command(["iptables", "-w", "-t", "filter", "-S", "FORWARD"])
+    listed = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+    return "-j KUBE-ROUTER-FORWARD" in listed
+
+
+def _apply_addons(ctx: Context, machine: Machine) -> None:
+    """DNS, storage and the RBAC of the harness's own clients (kube-router's among them)."""
+    kubeconfig = ctx.paths.kubeconfig
+    apply = ["apply", "--server-side", "-f", "-"]
+    run("kubectl", "--kubeconfig", kubeconfig, *apply, input_text=manifests.addons())
+
+
 def _import_images(ctx: Context, machine: Machine) -> None:
     """The harness's own images (pause, CoreDNS, busybox) into the node's containerd."""
     for archive in images.image_archives(ctx.paths).values():
@@ -108,6 +131,7 @@ STEPS: tuple[Step, ...] = (
         ready_timeout=90,
     ),
     Task("images", Role.NODE, _import_images, needs=("containerd",)),
+    Task("addons", Role.CONTROL_PLANE, _apply_addons, needs=("kube-apiserver",)),
     Daemon(
         "kube-controller-manager",
         Role.CONTROL_PLANE,
@@ -121,6 +145,7 @@ STEPS: tuple[Step, ...] = (
         components.kubelet,
         configure=components.configure_kubelet,
         needs=("kube-apiserver", "images"),
+        ready=_registered,
     ),
     Daemon(
         "kube-proxy",
@@ -128,6 +153,13 @@ STEPS: tuple[Step, ...] = (
         components.kube_proxy,
         configure=components.configure_kube_proxy,
         needs=("kube-apiserver",),
+    ),
+    Daemon(
+        "kube-router",
+        Role.NODE,
+        components.kube_router,
+        needs=("kubelet", "addons"),
+        ready=_firewall_ready,
     ),
     Daemon(
         "hostpath-provisioner",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -298,3 +299,15 @@ def remove_rules(family: int, comment: str, chain_prefixes: tuple[str, ...]) -> 
             run(tool, "-w", "-t", table, "-X", chain, check=False)
             removed += 1
     return removed
+
+
+def destroy_ipsets(prefixes: tuple[str, ...]) -> int:
+    """Destroy the ipsets named with `prefixes` (after the rules that match on them are gone:
+    a set still referenced cannot be destroyed)."""
+    if not shutil.which("ipset"):
+        return 0
+    names = run("ipset", "list", "-name", check=False).split()
+    ours = [name for name in names if name.startswith(prefixes)]
+    for name in ours:
+        run("ipset", "destroy", name, check=False)
+    return len(ours)

@@ -16,6 +16,7 @@ from cluster.machines import docker_run, node_containers
 from cluster.steps import DAEMONS, host_daemons
 from cluster.system import (
     daemon_pid,
+    destroy_ipsets,
     kill_cgroup_trees,
     log,
     processes_matching,
@@ -59,6 +60,7 @@ def down(paths: Paths) -> None:
         remove_rules(family, config.IPTABLES_COMMENT, config.IPTABLES_CHAIN_PREFIXES)
         for family in (4, 6)
     )
+    ipsets = destroy_ipsets(config.IPSET_PREFIXES)
     snapshot = json.loads(paths.snapshot.read_text()) if paths.snapshot.exists() else {}
     netns_before = set(snapshot.get("netns", []))
     namespaces = []
@@ -80,7 +82,7 @@ def down(paths: Paths) -> None:
     paths.snapshot.unlink(missing_ok=True)
     log(
         f"down in {time.monotonic() - started:.1f} s: {len(containers)} node containers, "
-        f"{rules} iptables rules/chains, {mounts} mounts, "
+        f"{rules} iptables rules/chains, {ipsets} ipsets, {mounts} mounts, "
         f"{len(namespaces)} network namespaces removed"
     )
 

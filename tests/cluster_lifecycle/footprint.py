@@ -140,6 +140,7 @@ def take(owner: Owner) -> dict[str, set[str]]:
         "routes": _lines("ip", "-4", "route", "show", "table", "all")
         | _lines("ip", "-6", "route", "show", "table", "all"),
         "iptables": _rules(),
+        "ipsets": _lines("ipset", "list", "-name"),
         "mounts": _mounts(),
         "cgroups": _cgroups(owner),
         "processes": _processes(owner),

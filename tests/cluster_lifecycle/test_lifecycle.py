@@ -112,11 +112,32 @@ def _assert_up_then_gone(
     assert left == {}, f"down left or removed: {left}"
 
 
+def _policed_pod(kube: Kube) -> None:
+    """A pod behind a NetworkPolicy: the enforcer then holds ipsets for its peers."""
+    namespace = "lifecycle"
+    kube.run("create", "namespace", namespace)
+    apps = kube.in_namespace(namespace)
+    apps.run("wait", "--for=create", "serviceaccount/default", "--timeout=60s")
+    apps.apply(pod("policed", container("main", "exec sleep 3600")))
+    policy = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "policed"},
+        "spec": {
+            "podSelector": {"matchLabels": {"app": "policed"}},
+            "ingress": [{"from": [{"podSelector": {"matchLabels": {"role": "client"}}}]}],
+        },
+    }
+    apps.apply(policy)
+    apps.wait("condition=Ready", "pod/policed")
+
+
 def test_one_node_comes_up_without_docker_and_leaves_nothing(machine: footprint.Owner) -> None:
     before = footprint.take(machine)
 
     harness("up", "--nodes", "1")
-    during = footprint.take(machine)
+    _policed_pod(_kube())
+    during = eventually(lambda: _with_ipsets(footprint.take(machine), before), timeout=60)
     names = _node_names(_kube())
     containers = footprint.docker_ids(NODE_LABEL)
     harness("down")
@@ -125,6 +146,11 @@ def test_one_node_comes_up_without_docker_and_leaves_nothing(machine: footprint.
     assert names == ["platform-node"]
     assert containers == set()
     _assert_up_then_gone(before, during, after)
+
+
+def _with_ipsets(now: dict[str, set[str]], before: dict[str, set[str]]) -> dict[str, set[str]]:
+    assert now["ipsets"] - before["ipsets"], "the enforcer has made no ipset yet"
+    return now
 
 
 def test_a_lost_worker_comes_back_and_down_leaves_nothing(machine: footprint.Owner) -> None:
