@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.chart.helm import Manifest, find, kustomize, render
+from tests.chart.helm import Manifest, RenderError, find, kustomize, render
 from tests.e2e.chart import deep_merge
 
 DNS_PEER: Manifest = {
@@ -327,3 +327,19 @@ def test_the_raw_policies_are_the_charts_defaults_under_the_same_names() -> None
     assert raw["platform-api"] == chart["platform-api"]
     assert raw["platform-jobs"] == chart["platform-jobs"]
     assert raw["postgres"] == chart["platform-postgres"]
+
+
+BAD_VALUES: dict[str, dict[str, Any]] = {
+    # An empty `to` would allow port 53 to every destination.
+    "no DNS peers": {"networkPolicy": {"dnsPeers": []}},
+    "a DNS peer that is not an object": {"networkPolicy": {"dnsPeers": ["kube-dns"]}},
+    "typo in networkPolicy": {"networkPolicy": {"dnsPeer": [DNS_PEER]}},
+    "extra egress that is not a list": {"api": {"extraEgress": {"ports": [{"port": 1}]}}},
+    "external peers that are not a list": {"networkPolicy": {"externalDatabasePeers": {}}},
+}
+
+
+@pytest.mark.parametrize("values", BAD_VALUES.values(), ids=BAD_VALUES.keys())
+def test_the_schema_refuses(values: dict[str, Any]) -> None:
+    with pytest.raises(RenderError, match="schema"):
+        render(values)
