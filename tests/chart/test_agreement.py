@@ -15,13 +15,15 @@ RAW_NAME = {
     "platform-postgres": "postgres",
     "platform-postgres-headless": "postgres-headless",
 }
-# Only in one form: the chart's own Secrets (raw: created by tools/k8s_apply.py), its test pod,
-# its Grafana dashboard ConfigMap (raw: load k8s/helm/platform/files/dashboard.json), and the raw
-# Namespace (the chart installs into the release namespace).
+# Only in one form: the chart's own Secrets (raw: created by tools/k8s_apply.py), its test pod and
+# that pod's egress policy, its Grafana dashboard ConfigMap (raw: load
+# k8s/helm/platform/files/dashboard.json), and the raw Namespace (the chart installs into the
+# release namespace).
 ONE_FORM_ONLY = {
     ("Secret", "platform-db"),
     ("Secret", "platform-api-token"),
     ("Pod", "platform-test"),
+    ("NetworkPolicy", "platform-test"),
     ("ConfigMap", "platform-dashboard"),
     ("Namespace", "platform"),
 }

@@ -260,7 +260,7 @@ def test_the_database_admits_backup_pods_only_when_backups_are_on() -> None:
 def test_backup_pods_accept_no_ingress_and_match_their_label() -> None:
     docs = render(ENABLED)
     policy = find(docs, "NetworkPolicy", "platform-backup")
-    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
     assert "ingress" not in policy["spec"]
     template_labels = cronjob(ENABLED)["spec"]["jobTemplate"]["spec"]["template"]["metadata"]
     for key, value in policy["spec"]["podSelector"]["matchLabels"].items():
