@@ -9,6 +9,26 @@ from cluster import config
 CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane="
 
 
+def _user_binding(name: str) -> str:
+    """The binding of the harness's client `platform-cluster:NAME` (a certificate's common name,
+    cluster/pki.py) to the ClusterRole of the same name."""
+    qualified = f"platform-cluster:{name}"
+    return f"""---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: {qualified}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: {qualified}
+subjects:
+  - apiGroup: rbac.authorization.k8s.io
+    kind: User
+    name: {qualified}
+"""
+
+
 def addons() -> str:
     """Multi-document YAML for `kubectl apply -f -`."""
     return f"""\
@@ -60,20 +80,7 @@ rules:
   - apiGroups: [""]
     resources: [nodes]
     verbs: [get]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: platform-cluster:hostpath-provisioner
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: platform-cluster:hostpath-provisioner
-subjects:
-  - apiGroup: rbac.authorization.k8s.io
-    kind: User
-    name: platform-cluster:hostpath-provisioner
----
+{_user_binding("hostpath-provisioner")}---
 # kube-router's NetworkPolicy controller on every node (firewall only: it watches, never
 # writes): the informers its `Run` starts, and nothing else.
 apiVersion: rbac.authorization.k8s.io/v1
@@ -90,20 +97,7 @@ rules:
   - apiGroups: [discovery.k8s.io]
     resources: [endpointslices]
     verbs: [get, list, watch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: platform-cluster:kube-router
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: platform-cluster:kube-router
-subjects:
-  - apiGroup: rbac.authorization.k8s.io
-    kind: User
-    name: platform-cluster:kube-router
----
+{_user_binding("kube-router")}---
 apiVersion: v1
 kind: ServiceAccount
 metadata:
