@@ -100,7 +100,7 @@ def test_schedule_and_bounds_are_values() -> None:
 
 def test_the_dump_runs_in_the_database_image_and_the_upload_in_the_app_image() -> None:
     pod = backup_pod(ENABLED)
-    assert names(pod["initContainers"]) == ["pg-dump", "pg-toc", "pg-revision"]
+    assert names(pod["initContainers"]) == ["wait-for-database", "pg-dump", "pg-toc", "pg-revision"]
     assert {c["image"] for c in pod["initContainers"]} == {"postgres:15.14-bookworm"}
     (upload,) = pod["containers"]
     assert upload["image"] == "platform-api:1.0.0"
@@ -112,7 +112,7 @@ def test_the_dump_runs_in_the_database_image_and_the_upload_in_the_app_image() -
 
 
 def test_the_dump_uses_the_database_credentials_through_libpq() -> None:
-    (dump, *_) = backup_pod(ENABLED)["initContainers"]
+    (_, dump, *_) = backup_pod(ENABLED)["initContainers"]
     assert [ref.get("configMapRef", ref.get("secretRef"))["name"] for ref in dump["envFrom"]] == [
         "platform-config",
         "platform-db",
@@ -195,7 +195,7 @@ def test_external_mode_dumps_the_external_server_with_its_secret() -> None:
     docs = render(values)
     config = find(docs, "ConfigMap", "platform-config")
     assert config["data"]["POSTGRES_HOST"] == "db.example.com"
-    (dump, *_) = backup_pod(values)["initContainers"]
+    (_, dump, *_) = backup_pod(values)["initContainers"]
     assert {"secretRef": {"name": "db-credentials"}} in dump["envFrom"]
     assert {"configMapRef": {"name": "platform-config"}} in dump["envFrom"]
 
@@ -309,3 +309,25 @@ def test_the_install_binds_the_charts_backup_claim_so_helm_wait_can_finish() -> 
     existing = merged(ENABLED, {"backup": {"pvc": {"existingClaim": "nightly-dumps"}}})
     assert "backups" not in names(migration_pod(existing)["volumes"])
     assert "backups" not in names(migration_pod(S3)["volumes"])
+
+
+def test_the_dump_waits_a_bounded_time_for_the_database_then_lets_pg_dump_report() -> None:
+    wait, dump, *_ = backup_pod(merged(ENABLED, {"backup": {"waitForDatabaseSeconds": 45}}))[
+        "initContainers"
+    ]
+    script = wait["command"][-1]
+
+    assert wait["command"][:2] == ["sh", "-c"]
+    assert "+ 45 ))" in script
+    assert "until pg_isready" in script
+    # Past the deadline it exits 0: pg_dump then fails with its own, clearer error.
+    assert "exit 0" in script
+    assert "exit 1" not in script
+    assert wait["envFrom"] == dump["envFrom"]
+    assert wait["env"] == dump["env"]
+
+
+def test_no_wait_for_the_database_when_it_is_zero() -> None:
+    pod = backup_pod(merged(ENABLED, {"backup": {"waitForDatabaseSeconds": 0}}))
+
+    assert names(pod["initContainers"]) == ["pg-dump", "pg-toc", "pg-revision"]

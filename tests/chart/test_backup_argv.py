@@ -15,7 +15,10 @@ WORK = Path("/work")
 def test_the_backup_init_containers_run_pgtools_dump_commands_in_order() -> None:
     cronjob = find(render({"backup": {"enabled": True}}), "CronJob", "platform-backup")
     pod: Manifest = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    rendered = [container["command"] for container in pod["initContainers"]]
+    # After the bounded wait for the database (test_backup.py).
+    wait, *dump = pod["initContainers"]
+    rendered = [container["command"] for container in dump]
+    assert wait["name"] == "wait-for-database"
     assert rendered == pgtools.dump_commands(WORK)
 
 

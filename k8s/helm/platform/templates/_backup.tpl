@@ -131,6 +131,19 @@ One container of the database image running one argv. Call with
     {{- include "platform.databaseCaMount" .root | nindent 4 }}
 {{- end }}
 
+{{/*
+Before the dump: wait up to backup.waitForDatabaseSeconds for the database to accept a connection.
+A new pod's address reaches the database's NetworkPolicy a moment after the pod starts on some
+enforcers (kube-router issue 1652: Jobs refused for their first seconds), and a pg_dump started
+in that window fails. Exits 0 either way: when the database stays unreachable, pg_dump runs and
+its own error is what the Job's log and events show.
+*/}}
+{{- define "platform.backupWaitContainer" -}}
+{{- $seconds := int .root.Values.backup.waitForDatabaseSeconds }}
+{{- $script := printf `end=$(( $(date +%%s) + %d )); until pg_isready -t 2; do [ "$(date +%%s)" -lt "$end" ] || { echo "the database did not accept connections within %d s; pg_dump reports why" >&2; exit 0; }; sleep 1; done` $seconds $seconds }}
+{{- include "platform.pgToolContainer" (dict "root" .root "name" "wait-for-database" "argv" (list "sh" "-c" $script) "config" .config "secret" .secret) }}
+{{- end }}
+
 {{/* pgtools.dump_commands(Path("/work")): pg_dump, then the two listings upload reads. */}}
 {{- define "platform.backupDumpContainers" -}}
 {{- $w := include "platform.backupWorkDir" .root }}
