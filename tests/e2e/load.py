@@ -10,6 +10,7 @@ from tests.cluster.kube import Kube
 from tests.e2e.calls import TOKEN_SECRET
 from tests.e2e.chart import BUILD, IMAGES, Obj
 from tests.e2e.pods import wait_for
+from tests.e2e.workloads import restricted_pod
 
 # The generator itself: a standalone, standard-library script, run in the pod as `python -c`.
 LOAD_SCRIPT = (Path(__file__).parent / "loadgen.py").read_text()
@@ -80,46 +81,26 @@ class LoadGenerator:
                 "secretKeyRef": {"name": self.token_secret, "key": "token", "optional": True}
             },
         }
-        return {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "name": self.name,
-                "labels": {"app.kubernetes.io/component": "e2e-load"},
+        container = {
+            "name": "load",
+            "image": self.image,
+            "imagePullPolicy": IMAGES.pull_policy,
+            "command": ["python", "-c", LOAD_SCRIPT],
+            "env": [*({"name": k, "value": v} for k, v in env.items()), token],
+            "resources": {
+                "requests": {"cpu": "50m", "memory": "64Mi"},
+                "limits": {"cpu": "500m", "memory": "256Mi"},
             },
-            "spec": {
-                "restartPolicy": "Never",
-                "automountServiceAccountToken": False,
-                "terminationGracePeriodSeconds": 5,
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "runAsUser": 10001,
-                    "runAsGroup": 10001,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
-                "containers": [
-                    {
-                        "name": "load",
-                        "image": self.image,
-                        "imagePullPolicy": IMAGES.pull_policy,
-                        "command": ["python", "-c", LOAD_SCRIPT],
-                        "env": [*({"name": k, "value": v} for k, v in env.items()), token],
-                        "securityContext": {
-                            "allowPrivilegeEscalation": False,
-                            "readOnlyRootFilesystem": True,
-                            "capabilities": {"drop": ["ALL"]},
-                        },
-                        "resources": {
-                            "requests": {"cpu": "50m", "memory": "64Mi"},
-                            "limits": {"cpu": "500m", "memory": "256Mi"},
-                        },
-                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
-                    }
-                ],
-                "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
-                **({"nodeSelector": {"kubernetes.io/hostname": self.node}} if self.node else {}),
-            },
+            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
         }
+        return restricted_pod(
+            self.name,
+            {"app.kubernetes.io/component": "e2e-load"},
+            container,
+            self.node,
+            terminationGracePeriodSeconds=5,
+            volumes=[{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
+        )
 
     def start(self) -> LoadGenerator:
         self.kube.apply(self.manifest())

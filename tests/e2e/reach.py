@@ -15,6 +15,7 @@ import time
 from tests.cluster.kube import Kube
 from tests.e2e.chart import IMAGES, Obj
 from tests.e2e.pods import wait_for
+from tests.e2e.workloads import restricted_pod
 
 CONNECT = """
 import socket, sys
@@ -39,40 +40,18 @@ def probe_pod(
     name: str, command: list[str] | None = None, node: str | None = None, **labels: str
 ) -> Obj:
     """A restricted pod of the API image that idles (or runs `command`), optionally pinned."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "labels": {"e2e-probe": name, **labels}},
-        "spec": {
-            "restartPolicy": "Never",
-            "automountServiceAccountToken": False,
-            "terminationGracePeriodSeconds": 1,
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": 10001,
-                "runAsGroup": 10001,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-            "containers": [
-                {
-                    "name": "probe",
-                    "image": IMAGES.old,
-                    "imagePullPolicy": IMAGES.pull_policy,
-                    "command": command or ["sleep", "3600"],
-                    "securityContext": {
-                        "allowPrivilegeEscalation": False,
-                        "readOnlyRootFilesystem": True,
-                        "capabilities": {"drop": ["ALL"]},
-                    },
-                    "resources": {
-                        "requests": {"cpu": "10m", "memory": "32Mi"},
-                        "limits": {"cpu": "200m", "memory": "128Mi"},
-                    },
-                }
-            ],
-            **({"nodeSelector": {"kubernetes.io/hostname": node}} if node else {}),
+    container = {
+        "name": "probe",
+        "image": IMAGES.old,
+        "imagePullPolicy": IMAGES.pull_policy,
+        "command": command or ["sleep", "3600"],
+        "resources": {
+            "requests": {"cpu": "10m", "memory": "32Mi"},
+            "limits": {"cpu": "200m", "memory": "128Mi"},
         },
     }
+    labelled = {"e2e-probe": name, **labels}
+    return restricted_pod(name, labelled, container, node, terminationGracePeriodSeconds=1)
 
 
 def listener(name: str, port: int, node: str | None = None) -> Obj:
