@@ -4,6 +4,8 @@
 E2E_IMAGE_DIR := tests/e2e/images
 E2E_REVISIONS := $(E2E_IMAGE_DIR)/revisions
 E2E_POSTGRES_IMAGE ?= $(POSTGRES_IMAGE)
+# The major-upgrade drill's target (tests/e2e/test_12_major_upgrade.py; `make base-images` builds it).
+E2E_POSTGRES_NEXT_IMAGE ?= localhost/platform-postgres:17
 # platform-api:1.0.0 -> repository platform-api; the derived tags live next to it. Recursive
 # variables: IMAGE comes from mk/image.mk, which is included after this file.
 E2E_REPOSITORY = $(firstword $(subst :, ,$(IMAGE)))
@@ -17,8 +19,9 @@ E2E_IMAGE_BASELINE ?= $(E2E_REPOSITORY):$(E2E_BASELINE)
 # The backup drills' S3 server (tests/e2e/test_10_backup.py): VERSITYGW_IMAGE from mk/backup.mk.
 E2E_VERSITYGW_IMAGE = $(VERSITYGW_IMAGE)
 E2E_ALL_IMAGES = $(IMAGE) $(E2E_IMAGE_NEW) $(E2E_IMAGE_BAD) $(E2E_IMAGE_SLOW) $(E2E_IMAGE_BASELINE) \
-	$(E2E_POSTGRES_IMAGE) $(E2E_VERSITYGW_IMAGE)
-export E2E_IMAGE_NEW E2E_IMAGE_BAD E2E_IMAGE_SLOW E2E_IMAGE_BASELINE E2E_POSTGRES_IMAGE E2E_VERSITYGW_IMAGE
+	$(E2E_POSTGRES_IMAGE) $(E2E_POSTGRES_NEXT_IMAGE) $(E2E_VERSITYGW_IMAGE)
+export E2E_IMAGE_NEW E2E_IMAGE_BAD E2E_IMAGE_SLOW E2E_IMAGE_BASELINE E2E_POSTGRES_IMAGE \
+	E2E_POSTGRES_NEXT_IMAGE E2E_VERSITYGW_IMAGE
 export E2E_IMAGE_OLD = $(IMAGE)
 
 # One derived image: $(call e2e_image,TAG,REVISION_FILE).

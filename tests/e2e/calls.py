@@ -63,10 +63,15 @@ print(json.dumps({"status": status, "body": payload.decode()}))
 TOKEN_SECRET = "platform-api-token"
 
 
-def api_token(kube: Kube, secret: str = TOKEN_SECRET, key: str = "token") -> str:
-    """The writers' bearer token, read from its Secret as every writer does."""
+def secret_value(kube: Kube, secret: str, key: str) -> str:
+    """One key of a Secret, decoded."""
     data = kube.get("secret", secret)["data"]
     return base64.b64decode(data[key]).decode()
+
+
+def api_token(kube: Kube, secret: str = TOKEN_SECRET, key: str = "token") -> str:
+    """The writers' bearer token, read from its Secret as every writer does."""
+    return secret_value(kube, secret, key)
 
 
 def api_call(

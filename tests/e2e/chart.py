@@ -67,6 +67,8 @@ class Images:
     slow: str = os.environ.get("E2E_IMAGE_SLOW", "platform-api:1.0.3-slow")
     baseline: str = os.environ.get("E2E_IMAGE_BASELINE", f"platform-api:{baseline_commit()}")
     postgres: str = os.environ.get("E2E_POSTGRES_IMAGE", "localhost/platform-postgres:15")
+    # The next major, for the major-upgrade drill.
+    postgres_next: str = os.environ.get("E2E_POSTGRES_NEXT_IMAGE", "localhost/platform-postgres:17")
     pull_policy: str = os.environ.get("E2E_PULL_POLICY", "IfNotPresent")
 
 

@@ -227,7 +227,8 @@ waits for every claim to be Bound, so without a consumer at install it would tim
 
 {{/*
 Refuse a change of PostgreSQL major on an existing data directory (docs/decisions/0015): the
-running StatefulSet's image against database.image. lookup is empty without a cluster
+running StatefulSet's image against database.image; and a new claim name, which the StatefulSet's
+immutable claim template cannot take (the API server would refuse it with a generic message). lookup is empty without a cluster
 (helm template, --dry-run, Argo CD): the image's pg-version-guard is the backstop there.
 */}}
 {{- define "platform.validateDatabaseMajor" -}}
@@ -242,6 +243,12 @@ running StatefulSet's image against database.image. lookup is empty without a cl
 {{- $new := include "platform.postgresMajorOf" (printf "%s:%s" .Values.database.image.repository .Values.database.image.tag) }}
 {{- if and $old $new (ne $old $new) }}
 {{- fail (printf "database.image would change PostgreSQL %s to %s on the existing data directory of StatefulSet %s, which %s cannot open: keep the %s image and follow docs/runbooks/postgres-major-upgrade.md (backup, new claim, restore)" $old $new (include "platform.postgresName" .) $new $old) }}
+{{- end }}
+{{- range $sts.spec.volumeClaimTemplates }}
+{{- $want := include "platform.dataVolumeName" $ }}
+{{- if and $.Values.database.bundled.persistence.enabled (ne .metadata.name $want) }}
+{{- fail (printf "database.bundled.persistence.claimName %s differs from %s, the claim template of the existing StatefulSet %s, which cannot change: keep %s, or follow docs/runbooks/postgres-major-upgrade.md (uninstall keeps the claims, then install with the new name)" $want .metadata.name (include "platform.postgresName" $) .metadata.name) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -99,6 +99,18 @@ chart's appVersion. Call with a dict: (dict "image" .Values.image "default" .Cha
 {{- printf "%s-api" (include "platform.fullname" .) }}
 {{- end }}
 
+{{/*
+The data volume's name in the StatefulSet (its claim template's) and the claim of pod 0, which the
+StatefulSet controller names <template>-<statefulset>-0.
+*/}}
+{{- define "platform.dataVolumeName" -}}
+{{- .Values.database.bundled.persistence.claimName | default "data" }}
+{{- end }}
+
+{{- define "platform.dataClaimName" -}}
+{{- printf "%s-%s-0" (include "platform.dataVolumeName" .) (include "platform.postgresName" .) }}
+{{- end }}
+
 {{- define "platform.postgresName" -}}
 {{- printf "%s-postgres" (include "platform.fullname" .) }}
 {{- end }}
@@ -148,7 +160,7 @@ helm install/upgrade against a cluster: GitOps users set a password or an existi
 {{- if $stored }}
 {{- $stored | b64dec }}
 {{- else }}
-{{- $claim := printf "data-%s-0" (include "platform.postgresName" .) }}
+{{- $claim := include "platform.dataClaimName" . }}
 {{- if and (eq .Values.database.mode "bundled") .Values.database.bundled.persistence.enabled (lookup "v1" "PersistentVolumeClaim" .Release.Namespace $claim) }}
 {{- fail (printf "PVC %s already holds a database but its password Secret is gone: set database.auth.password (or existingSecret) to the password that database uses" $claim) }}
 {{- end }}
