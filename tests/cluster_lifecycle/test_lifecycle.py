@@ -112,12 +112,17 @@ def _assert_up_then_gone(
     assert left == {}, f"down left or removed: {left}"
 
 
+def _namespace(kube: Kube, name: str) -> Kube:
+    """A new namespace, once its default service account exists (pods need it)."""
+    kube.run("create", "namespace", name)
+    apps = kube.in_namespace(name)
+    apps.run("wait", "--for=create", "serviceaccount/default", "--timeout=60s")
+    return apps
+
+
 def _policed_pod(kube: Kube) -> None:
     """A pod behind a NetworkPolicy: the enforcer then holds ipsets for its peers."""
-    namespace = "lifecycle"
-    kube.run("create", "namespace", namespace)
-    apps = kube.in_namespace(namespace)
-    apps.run("wait", "--for=create", "serviceaccount/default", "--timeout=60s")
+    apps = _namespace(kube, "lifecycle")
     apps.apply(pod("policed", container("main", "exec sleep 3600")))
     policy = {
         "apiVersion": "networking.k8s.io/v1",
@@ -166,10 +171,7 @@ def test_a_lost_worker_comes_back_and_down_leaves_nothing(machine: footprint.Own
     ids = frozenset(footprint.docker_ids(NODE_LABEL))
     owner = footprint.Owner(machine.repo, ids)
     with_cluster = footprint.take(owner)
-    namespace = "lifecycle"
-    kube.run("create", "namespace", namespace)
-    apps = kube.in_namespace(namespace)
-    apps.run("wait", "--for=create", "serviceaccount/default", "--timeout=60s")
+    apps = _namespace(kube, "lifecycle")
     apps.apply(pod("survivor", container("main", "exec sleep 3600"), **on_node(lost)))
     apps.wait("condition=Ready", "pod/survivor")
     # `load` puts an image on every node: a pod that may not pull it runs anywhere.

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.cluster.kube import Kube
+from tests.cluster.kube import Kube, schedulable_nodes
 from tests.e2e.chart import IMAGES, RELEASE, Helm, Obj, chart_values, helm_for
 from tests.e2e.namespaces import namespace
+from tests.e2e.nodes import node_of
 from tests.e2e.pods import assert_final_state, wait_for
 from tests.e2e.reach import connect, listener, probe_pod, resolve, until
 from tests.e2e.timeline import TIMELINE
@@ -50,10 +51,6 @@ class Install:
     probes: dict[str, str]
 
 
-def _node_of(kube: Kube, pod: str) -> str:
-    return str(kube.get("pod", pod)["spec"]["nodeName"])
-
-
 def _ip_of(kube: Kube, pod: str) -> str:
     return str(kube.get("pod", pod)["status"]["podIP"])
 
@@ -71,8 +68,9 @@ def install(cluster: Kube, helm3: str, request: pytest.FixtureRequest) -> Iterat
         state = assert_final_state(
             kube, api_selector=API, postgres_pod=POSTGRES_POD, job_selector=MIGRATION, replicas=2
         )
-        node = _node_of(kube, POSTGRES_POD)
-        nodes = sorted(n["metadata"]["name"] for n in cluster.get("nodes")["items"])
+        node = node_of(kube.get("pod", POSTGRES_POD))
+        assert node, f"{POSTGRES_POD} is not scheduled"
+        nodes = schedulable_nodes(cluster)
         elsewhere = next(n for n in nodes if n != node)
         kube.apply(
             probe_pod("probe-near", node=node),

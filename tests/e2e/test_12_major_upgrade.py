@@ -23,6 +23,7 @@ from tests.e2e.backups import (
     INSERT_ITEMS,
     ITEMS,
     POSTGRES,
+    api_pod,
     fingerprint,
     install,
     ready,
@@ -33,12 +34,10 @@ from tests.e2e.backups import (
 from tests.e2e.calls import api_call, psql, secret_value
 from tests.e2e.chart import IMAGES, RELEASE, Helm, deep_merge, helm_for, split_image
 from tests.e2e.namespaces import namespace
-from tests.e2e.pods import pods
 from tests.e2e.timeline import TIMELINE
 
 pytestmark = pytest.mark.timeout(900)
 
-API = "app.kubernetes.io/instance=platform,app.kubernetes.io/component=api"
 PVC: dict[str, Any] = {"target": "pvc", "pvc": {"size": "1Gi"}}
 NEW_CLAIM_NAME = "data-pg17"
 NEW_CLAIM = f"{NEW_CLAIM_NAME}-{POSTGRES}"
@@ -94,8 +93,7 @@ def test_postgresql_15_to_17_by_backup_new_claim_and_restore(kube: Kube, helm: H
         rto = restore_install(helm, kube, "on-17", on_17())
         after = fingerprint(kube)
         new_major = server_major(kube)
-        api = pods(kube, API)[0]["metadata"]["name"]
-        status, listing = api_call(kube, api, "GET", "/api/v1/items?count=true&limit=1")
+        status, listing = api_call(kube, api_pod(kube), "GET", "/api/v1/items?count=true&limit=1")
         took = time.monotonic() - started
     with TIMELINE.step("major: the way back: uninstall, install on 15 with the old claim"):
         helm.run("uninstall", RELEASE, "--wait", "--timeout", "3m")
