@@ -15,6 +15,9 @@ from app.readiness import ReadinessMonitor
 # Buckets sized for an API whose probes answer in well under a millisecond and whose DB-bound
 # requests take a few milliseconds; the long tail shows up in the upper buckets.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# Why a request is cut short (app/guard.py, app/protocol.py). Each series is exported at 0 from
+# the start: one that appears only with its first increment shows "no data" and breaks rate().
+ABORT_REASONS = ("client disconnected", "deadline", "shutdown")
 
 
 class HttpMetrics:
@@ -41,6 +44,8 @@ class HttpMetrics:
             ("reason",),
             registry=registry,
         )
+        for reason in ABORT_REASONS:
+            self.aborts.labels(reason)
 
     def aborted(self, reason: str) -> None:
         self.aborts.labels(reason).inc()

@@ -334,6 +334,21 @@ def kube_router(ctx: Context) -> list[str]:
     ]
 
 
+def kube_state_metrics(ctx: Context) -> list[str]:
+    """kube-state-metrics: the Job, CronJob and pod series the chart's alerts and dashboard read
+    (a cluster add-on users run themselves), on the host's loopback."""
+    return [
+        str(ctx.paths.bin / "kube-state-metrics"),
+        f"--kubeconfig={ctx.paths.etc / 'kube-state-metrics.kubeconfig'}",
+        "--host=127.0.0.1",
+        f"--port={config.KUBE_STATE_METRICS_PORT}",
+        "--telemetry-host=127.0.0.1",
+        f"--telemetry-port={config.KUBE_STATE_METRICS_TELEMETRY_PORT}",
+        f"--resources={','.join(config.KUBE_STATE_METRICS_RESOURCES)}",
+        "--v=1",
+    ]
+
+
 def hostpath_provisioner(ctx: Context) -> list[str]:
     """The default StorageClass's provisioner: a world-writable directory per claim, on the
     node the scheduler picked (every node's directory is under one host directory, made by

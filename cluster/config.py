@@ -57,6 +57,22 @@ IPTABLES_CHAIN_PREFIXES = ("KUBE-", "CNI-")
 IPSET_PREFIXES = ("KUBE-SRC-", "KUBE-DST-", "kube-router-", "inet6:KUBE-", "inet6:kube-router-")
 # kube-router's health endpoint, on each node's loopback only.
 KUBE_ROUTER_HEALTH_PORT = 20244
+# Job, CronJob and pod series for the chart's alerts and dashboard (cluster/go/kube-state-metrics
+# pins the same module), on the host's loopback: the e2e's Prometheus runs on the host.
+KUBE_STATE_METRICS_VERSION = "v2.18.0"
+KUBE_STATE_METRICS_PORT = 20245
+KUBE_STATE_METRICS_TELEMETRY_PORT = 20246
+# Only what the alerts and the dashboard read: fewer informers, a narrower ClusterRole.
+KUBE_STATE_METRICS_RESOURCES = ("cronjobs", "deployments", "jobs", "nodes", "pods", "statefulsets")
+# The Prometheus Operator's CRDs for the chart's monitors and rules (served like a cluster with
+# the operator; no operator runs): the module, its go.sum hash, and the files applied.
+PROMETHEUS_OPERATOR_MODULE = "github.com/prometheus-operator/prometheus-operator"
+PROMETHEUS_OPERATOR_VERSION = "v0.89.0"
+PROMETHEUS_OPERATOR_SUM = "h1:2HA351OwWBa10H6TDhjeSdHOA7wiY71sEivg+z2cykk="
+PROMETHEUS_OPERATOR_CRDS = tuple(
+    f"example/prometheus-operator-crd/monitoring.coreos.com_{kind}.yaml"
+    for kind in ("podmonitors", "prometheusrules", "servicemonitors")
+)
 
 # What the host needs, by the program that proves it is installed. The node image has its own
 # list (cluster/nodeimage.py).

@@ -118,12 +118,19 @@ def kube_ldflags() -> str:
 
 
 KUBE_ROUTER_PACKAGE = "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router"
+KUBE_STATE_METRICS_PACKAGE = "k8s.io/kube-state-metrics/v2"
 
 
 def kube_router_ldflags() -> str:
     """The version stamp upstream's Makefile sets (kube-router logs and checks it at start)."""
     pkg = "github.com/cloudnativelabs/kube-router/v2/pkg/version"
     return f"-s -w -X {pkg}.Version={config.KUBE_ROUTER_VERSION} -X {pkg}.BuildDate=1970-01-01"
+
+
+def kube_state_metrics_ldflags() -> str:
+    """The version stamp upstream's Makefile sets (its build_info metric and --version)."""
+    pkg = "github.com/prometheus/common/version"
+    return f"-s -w -X {pkg}.Version={config.KUBE_STATE_METRICS_VERSION}"
 
 
 def go_targets(paths: Paths) -> list[GoTarget]:
@@ -134,12 +141,18 @@ def go_targets(paths: Paths) -> list[GoTarget]:
         GoTarget("coredns", module / "coredns", "."),
         # Upstream's own command, built from the pinned module (a `tool` of cluster/go/kube-router).
         GoTarget("kube-router", module / "kube-router", KUBE_ROUTER_PACKAGE, kube_router_ldflags()),
+        GoTarget(
+            "kube-state-metrics",
+            module / "kube-state-metrics",
+            KUBE_STATE_METRICS_PACKAGE,
+            kube_state_metrics_ldflags(),
+        ),
     ]
 
 
 def build_binaries(paths: Paths) -> None:
-    """The multi-call Kubernetes binary, pause, CoreDNS and kube-router; each only when missing
-    or stale."""
+    """The multi-call Kubernetes binary, pause, CoreDNS, kube-router and kube-state-metrics;
+    each only when missing or stale."""
     for target in go_targets(paths):
         _build(paths, target)
 

@@ -98,6 +98,22 @@ rules:
     resources: [endpointslices]
     verbs: [get, list, watch]
 {_user_binding("kube-router")}---
+# kube-state-metrics: list and watch what it is started with (KUBE_STATE_METRICS_RESOURCES).
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: platform-cluster:kube-state-metrics
+rules:
+  - apiGroups: [""]
+    resources: [nodes, pods]
+    verbs: [list, watch]
+  - apiGroups: [apps]
+    resources: [deployments, statefulsets]
+    verbs: [list, watch]
+  - apiGroups: [batch]
+    resources: [cronjobs, jobs]
+    verbs: [list, watch]
+{_user_binding("kube-state-metrics")}---
 apiVersion: v1
 kind: ServiceAccount
 metadata:

@@ -59,6 +59,8 @@ def certificates() -> list[Cert]:
         Cert("hostpath-provisioner", "platform-cluster:hostpath-provisioner"),
         # Every node's NetworkPolicy enforcer, bound to platform-cluster:kube-router (read-only).
         Cert("kube-router", "platform-cluster:kube-router"),
+        # kube-state-metrics, bound to platform-cluster:kube-state-metrics (read-only).
+        Cert("kube-state-metrics", "platform-cluster:kube-state-metrics"),
     ]
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from cluster import components, images, manifests
+from cluster import components, config, images, manifests, operator_crds
 from cluster.components import Context
 from cluster.config import Paths
 from cluster.machines import Machine
@@ -105,6 +105,24 @@ def _apply_addons(ctx: Context, machine: Machine) -> None:
     run("kubectl", "--kubeconfig", kubeconfig, *apply, input_text=manifests.addons())
 
 
+def _apply_monitoring_crds(ctx: Context, machine: Machine) -> None:
+    """The Prometheus Operator's monitor and rule CRDs (server-side: they exceed the
+    last-applied annotation's size limit), then wait until they are served."""
+    kubeconfig = ctx.paths.kubeconfig
+    crds = [arg for path in operator_crds.files() for arg in ("-f", str(path))]
+    run("kubectl", "--kubeconfig", kubeconfig, "apply", "--server-side", *crds)
+    run(
+        "kubectl", "--kubeconfig", kubeconfig, "wait", "--for=condition=Established",
+        "--timeout=60s", *crds,
+    )  # fmt: skip
+
+
+def kube_state_metrics_ready() -> bool:
+    """Its informers have synced: /readyz answers 200 once it has gathered series."""
+    port = config.KUBE_STATE_METRICS_PORT
+    return http_get(f"http://127.0.0.1:{port}/readyz") == b"OK"
+
+
 def _import_images(ctx: Context, machine: Machine) -> None:
     """The harness's own images (pause, CoreDNS, busybox) into the node's containerd."""
     for archive in images.image_archives(ctx.paths).values():
@@ -132,6 +150,7 @@ STEPS: tuple[Step, ...] = (
     ),
     Task("images", Role.NODE, _import_images, needs=("containerd",)),
     Task("addons", Role.CONTROL_PLANE, _apply_addons, needs=("kube-apiserver",)),
+    Task("monitoring-crds", Role.CONTROL_PLANE, _apply_monitoring_crds, needs=("kube-apiserver",)),
     Daemon(
         "kube-controller-manager",
         Role.CONTROL_PLANE,
@@ -160,6 +179,12 @@ STEPS: tuple[Step, ...] = (
         components.kube_router,
         needs=("kubelet", "addons"),
         ready=_firewall_ready,
+    ),
+    Daemon(
+        "kube-state-metrics",
+        Role.CONTROL_PLANE,
+        components.kube_state_metrics,
+        needs=("kube-apiserver", "addons"),
     ),
     Daemon(
         "hostpath-provisioner",

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from localpg import LocalPostgres
 
 from app.main import create_app
+from app.metrics import ABORT_REASONS
 from app.revisions.window import CodeRevisions
 from tests.app.conftest import make_settings
 from tests.support import wait_until
@@ -20,6 +21,11 @@ def _samples(client: TestClient, name: str) -> dict[str, float]:
         labels or "": float(value)
         for labels, value in re.findall(pattern, client.get("/metrics").text, re.MULTILINE)
     }
+
+
+def test_every_abort_reason_is_exported_at_zero_before_any_abort(client: TestClient) -> None:
+    samples = _samples(client, "http_requests_aborted_total")
+    assert samples == {f'{{reason="{reason}"}}': 0.0 for reason in ABORT_REASONS}
 
 
 def test_a_ready_pod_reports_ready_and_its_schema_at_head(client: TestClient) -> None:
