@@ -19,6 +19,7 @@ import pytest
 import yaml  # type: ignore[import-untyped]  # pyyaml ships no stubs
 
 from tests.chart.helm import BIN, CHART, ROOT, find, kinds, render, render_text
+from tests.e2e.chart import deep_merge
 
 RAW_RULES = ROOT / "k8s" / "monitoring" / "platform-alerts.yaml"
 MONITORING_KINDS = ("ServiceMonitor", "PodMonitor", "PrometheusRule")
@@ -30,6 +31,8 @@ FORCED = {
         "prometheusRule": {"force": True},
     }
 }
+# The backup rules render only with backups on (the default pvc target needs nothing else).
+WITH_BACKUP = deep_merge(FORCED, {"backup": {"enabled": True}})
 JOB = 'job="platform-api"'
 
 
@@ -42,14 +45,15 @@ def promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
     )
 
 
-def rule_groups() -> list[dict[str, Any]]:
-    rule = find(render(FORCED), "PrometheusRule")
+def rule_groups(values: dict[str, Any] = FORCED) -> list[dict[str, Any]]:
+    rule = find(render(values), "PrometheusRule")
     groups: list[dict[str, Any]] = rule["spec"]["groups"]
     return groups
 
 
 def rules_by_name() -> dict[str, dict[str, Any]]:
-    return {rule["alert"]: rule for group in rule_groups() for rule in group["rules"]}
+    """Every alert the chart can render: backups on."""
+    return {rule["alert"]: rule for group in rule_groups(WITH_BACKUP) for rule in group["rules"]}
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,15 +122,34 @@ def test_the_raw_rule_file_is_what_the_chart_renders() -> None:
     assert committed == {"groups": rule_groups()}, "run `make monitoring-rules`"
 
 
+def test_the_backup_rules_render_only_with_backups_enabled() -> None:
+    assert "platform-backup" not in {group["name"] for group in rule_groups()}
+    (backup,) = [group for group in rule_groups(WITH_BACKUP) if group["name"] == "platform-backup"]
+    assert [rule["alert"] for rule in backup["rules"]] == [
+        "PlatformBackupFailed",
+        "PlatformBackupTooOld",
+    ]
+
+
+def test_the_backup_max_age_is_a_value() -> None:
+    values = deep_merge(
+        WITH_BACKUP, {"metrics": {"prometheusRule": {"alerts": {"backupMaxAgeSeconds": 7200}}}}
+    )
+    (backup,) = [group for group in rule_groups(values) if group["name"] == "platform-backup"]
+    too_old = backup["rules"][1]["expr"]
+    assert too_old.count("> 7200") == 2, too_old
+
+
 # --------------------------------------------------------------------------------------------
 # promtool check rules
 
 
 def test_promtool_accepts_the_rules(tmp_path: Path) -> None:
-    for source in (RAW_RULES, _write_rules(tmp_path)):
+    """The raw file (backups off: 7 rules) and the chart's rules with backups on (9)."""
+    for source, count in ((RAW_RULES, 7), (_write_rules(tmp_path), 9)):
         result = promtool("check", "rules", str(source))
         assert result.returncode == 0, result.stdout + result.stderr
-        assert "SUCCESS: 7 rules found" in result.stdout, result.stdout
+        assert f"SUCCESS: {count} rules found" in result.stdout, result.stdout
 
 
 def test_every_dashboard_query_parses(tmp_path: Path) -> None:
@@ -180,6 +203,36 @@ def _s(name: str, *labels: str) -> str:
 def _job_failed(condition: str, job: str) -> str:
     """kube-state-metrics' series for one Job's Failed condition."""
     return f'kube_job_failed{{condition="{condition}",job_name="{job}",{NS_LABEL}}}'
+
+
+KSM = 'job="kube-state-metrics"'
+BACKUP_CRONJOB = 'cronjob="platform-backup"'
+BACKUP_RUNS = ("platform-backup-29000001", "platform-backup-29000002")
+HOUR = 3600
+
+
+def _ksm(name: str, *labels: str) -> str:
+    """A kube-state-metrics series in namespace ns (its own `job` label, as scraped)."""
+    return name + "{" + ",".join((KSM, NS_LABEL, *labels)) + "}"
+
+
+def _run(job: str, start: int, failed: str, owner: str = "platform-backup") -> dict[str, str]:
+    """One Job a CronJob owns: its owner, its start time (unix s) and its Failed=True condition."""
+    name = f'job_name="{job}"'
+    owned = ('owner_kind="CronJob"', f'owner_name="{owner}"', 'owner_is_controller="true"')
+    return {
+        _ksm("kube_job_owner", name, *owned): "1x80",
+        _ksm("kube_job_status_start_time", name): f"{start}x80",
+        _ksm("kube_job_failed", name, 'condition="true"'): failed,
+    }
+
+
+def _backup_cronjob(created: str, last_success: str | None) -> dict[str, str]:
+    """The backup CronJob's creation time and, once a run succeeded, its last success (unix s)."""
+    series = {_ksm("kube_cronjob_created", BACKUP_CRONJOB): created}
+    if last_success is not None:
+        series[_ksm("kube_cronjob_status_last_successful_time", BACKUP_CRONJOB)] = last_success
+    return series
 
 
 CASES = {
@@ -283,12 +336,58 @@ CASES = {
         },
         {"1m": []},
     ),
+    "the newest backup run failing fires at once": Case(
+        "PlatformBackupFailed",
+        {
+            **_backup_cronjob("0x80", "30x80"),
+            **_run(BACKUP_RUNS[0], 0, "0x80"),
+            **_run(BACKUP_RUNS[1], 60, "0x7 1x72"),
+        },
+        {"1m": [], "3m": [{**NS, "job_name": BACKUP_RUNS[1]}]},
+    ),
+    "a failed run, even the first, resolves when a later run succeeds": Case(
+        "PlatformBackupFailed",
+        {
+            **_backup_cronjob("0x80", "_x39 600x40"),
+            **_run(BACKUP_RUNS[0], 60, "0x7 1x72"),
+            **_run(BACKUP_RUNS[1], 420, "0x80"),
+        },
+        {"3m": [{**NS, "job_name": BACKUP_RUNS[0]}], "11m": []},
+    ),
+    "a failed Job another CronJob owns does not": Case(
+        "PlatformBackupFailed",
+        {
+            **_backup_cronjob("0x80", None),
+            **_run("other-backup-29000001", 60, "0x7 1x72", owner="other-backup"),
+        },
+        {"3m": []},
+    ),
+    "last success 27 h ago fires": Case(
+        "PlatformBackupTooOld",
+        _backup_cronjob(f"{-HOUR}x6600", "0x6600"),
+        {"25h": [], "26h3m": [], "26h10m": [NS]},
+    ),
+    "a success an hour ago does not": Case(
+        "PlatformBackupTooOld",
+        _backup_cronjob(f"{-HOUR}x6600", f"0x5999 {25 * HOUR}x600"),
+        {"26h10m": [], "27h": []},
+    ),
+    "never succeeded, created 27 h ago, fires": Case(
+        "PlatformBackupTooOld",
+        _backup_cronjob("0x6600", None),
+        {"25h": [], "26h10m": [NS]},
+    ),
+    "never succeeded but created an hour ago does not": Case(
+        "PlatformBackupTooOld",
+        _backup_cronjob(f"{25 * HOUR}x6600", None),
+        {"26h10m": [], "27h": []},
+    ),
 }
 
 
 def _write_rules(directory: Path) -> Path:
     path = directory / "rules.yaml"
-    path.write_text(yaml.safe_dump({"groups": rule_groups()}))
+    path.write_text(yaml.safe_dump({"groups": rule_groups(WITH_BACKUP)}))
     return path
 
 

@@ -19,6 +19,10 @@ BAD_VALUES = {
     "bad pull policy": {"image": {"pullPolicy": "Sometimes"}},
     "port out of range": {"service": {"port": 70000}},
     "resources without limits": {"api": {"resources": {"limits": None}}},
+    "backup max age as a duration": {
+        "metrics": {"prometheusRule": {"alerts": {"backupMaxAgeSeconds": "26h"}}}
+    },
+    "backup max age of 0": {"metrics": {"prometheusRule": {"alerts": {"backupMaxAgeSeconds": 0}}}},
 }
 
 

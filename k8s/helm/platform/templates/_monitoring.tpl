@@ -83,4 +83,42 @@ Service's name, and aggregated by namespace, so two releases never share an aler
       annotations:
         summary: 'Migration Job {{ "{{" }} $labels.job_name {{ "}}" }} failed (needs kube-state-metrics).'
         runbook_url: {{ printf "%s/migration-failed.md" $runbooks }}
+{{- if .Values.backup.enabled }}
+{{- /*
+The backup CronJob's runs, from kube-state-metrics (kube_job_* by namespace and job_name,
+kube_cronjob_* by namespace and cronjob). Every operand is aggregated first, so a second
+kube-state-metrics replica cannot make a join many-to-many. A Job counts as a run when the
+CronJob owns it, which `kubectl create job --from=cronjob/...` sets too. The CronJob's last
+success stands in as 0 until there is one.
+*/}}
+{{- $cronjob := printf "cronjob=%q" (include "platform.backupName" .) }}
+{{- $owned := printf "owner_kind=\"CronJob\",owner_name=%q" (include "platform.backupName" .) }}
+{{- $maxAge := include "platform.number" $a.backupMaxAgeSeconds }}
+- name: platform-backup
+  rules:
+    - alert: PlatformBackupFailed
+      expr: >-
+        max by (namespace, job_name) (kube_job_status_start_time)
+        * max by (namespace, job_name) (kube_job_failed{condition="true"} == 1)
+        * max by (namespace, job_name) (kube_job_owner{ {{- $owned -}} })
+        > on (namespace) group_left ()
+        (max by (namespace) (kube_cronjob_status_last_successful_time{ {{- $cronjob -}} })
+        or max by (namespace) (kube_cronjob_created{ {{- $cronjob -}} }) * 0)
+      labels:
+        severity: critical
+      annotations:
+        summary: 'Backup Job {{ "{{" }} $labels.job_name {{ "}}" }} in {{ "{{" }} $labels.namespace {{ "}}" }} failed and no backup has succeeded since it started (needs kube-state-metrics).'
+        runbook_url: {{ printf "%s/backup-failed.md" $runbooks }}
+    - alert: PlatformBackupTooOld
+      expr: >-
+        time() - max by (namespace) (kube_cronjob_status_last_successful_time{ {{- $cronjob -}} }) > {{ $maxAge }}
+        or time() - max by (namespace) (kube_cronjob_created{ {{- $cronjob -}} }) > {{ $maxAge }}
+        unless on (namespace) kube_cronjob_status_last_successful_time{ {{- $cronjob -}} }
+      for: 5m
+      labels:
+        severity: warning
+      annotations:
+        summary: 'No backup in {{ "{{" }} $labels.namespace {{ "}}" }} has succeeded for more than {{ $maxAge }} s (needs kube-state-metrics).'
+        runbook_url: {{ printf "%s/backup-failed.md" $runbooks }}
+{{- end }}
 {{- end }}
