@@ -114,7 +114,7 @@ success stands in as 0 until there is one.
         time() - max by (namespace) (kube_cronjob_status_last_successful_time{ {{- $cronjob -}} }) > {{ $maxAge }}
         or time() - max by (namespace) (kube_cronjob_created{ {{- $cronjob -}} }) > {{ $maxAge }}
         unless on (namespace) kube_cronjob_status_last_successful_time{ {{- $cronjob -}} }
-      for: 5m
+      for: {{ $a.backupTooOldFor }}
       labels:
         severity: warning
       annotations:
