@@ -103,7 +103,14 @@ def disaster_drill(kube: Kube, helm: Helm, target_values: dict[str, Any], label:
     psql(kube, POSTGRES, INSERT_ITEMS)
     before = fingerprint(kube)
     assert before[0] == str(ITEMS)
+    assert "lastSuccessfulTime" not in kube.get("cronjob", CRONJOB).get("status", {})
     uploaded = run_backup(kube, "backup-before-disaster")
+    # A run made by hand is a success of the CronJob's (what PlatformBackupTooOld reads).
+    wait_for(
+        lambda: kube.get("cronjob", CRONJOB)["status"].get("lastSuccessfulTime"),
+        "the CronJob's lastSuccessfulTime after a run by hand",
+        timeout=60,
+    )
     disaster(kube, helm)
     rto = restore_install(helm, kube, "restore", values(target_values))
     assert fingerprint(kube) == before
