@@ -9,24 +9,15 @@ from pathlib import Path
 from cluster import components, config, images, manifests, nodeimage, pki
 from cluster.config import Paths
 from cluster.steps import BY_NAME, STEPS, Daemon, Role
-
-REPO = Path(__file__).resolve().parents[2]
-GO_MOD = REPO / "cluster" / "go" / "kube-router" / "go.mod"
-
-
-def _flags(argv: list[str]) -> dict[str, str]:
-    return dict(arg.removeprefix("--").split("=", 1) for arg in argv[1:])
+from tests.harness import pins
+from tests.harness.pins import go_mod_pins
 
 
 def test_the_pinned_module_is_the_version_the_harness_stamps() -> None:
-    text = GO_MOD.read_text()
-    required = re.search(r"github\.com/cloudnativelabs/kube-router/v2 (v\S+)", text)
-    tool = re.search(r"^tool (\S+)$", text, re.MULTILINE)
+    required, tool = go_mod_pins("kube-router", "github.com/cloudnativelabs/kube-router/v2")
 
-    assert required
-    assert required.group(1) == config.KUBE_ROUTER_VERSION
-    assert tool
-    assert tool.group(1) == images.KUBE_ROUTER_PACKAGE
+    assert required == config.KUBE_ROUTER_VERSION
+    assert tool == images.KUBE_ROUTER_PACKAGE
     assert f"Version={config.KUBE_ROUTER_VERSION}" in images.kube_router_ldflags()
 
 
@@ -34,7 +25,7 @@ def test_kube_router_runs_the_firewall_only_for_its_own_node(tmp_path: Path) -> 
     paths = Paths(tmp_path)
     for node in config.nodes(3):
         argv = components.kube_router(components.Context(paths, node))
-        flags = _flags(argv)
+        flags = pins.flags(argv)
 
         assert argv[0] == str(paths.bin / "kube-router")
         assert (flags["run-firewall"], flags["run-router"], flags["run-service-proxy"]) == (

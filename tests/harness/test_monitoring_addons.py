@@ -12,31 +12,22 @@ import pytest
 from cluster import components, config, images, manifests, operator_crds, pki
 from cluster.config import Node, Paths
 from cluster.steps import BY_NAME, STEPS, Daemon, Role, Task
-
-REPO = Path(__file__).resolve().parents[2]
-GO_MOD = REPO / "cluster" / "go" / "kube-state-metrics" / "go.mod"
-
-
-def _flags(argv: list[str]) -> dict[str, str]:
-    return dict(arg.removeprefix("--").split("=", 1) for arg in argv[1:])
+from tests.harness import pins
+from tests.harness.pins import go_mod_pins
 
 
-def test_the_pinned_module_is_the_version_the_harness_stamps() -> None:
-    text = GO_MOD.read_text()
-    required = re.search(r"k8s\.io/kube-state-metrics/v2 (v\S+)", text)
-    tool = re.search(r"^tool (\S+)$", text, re.MULTILINE)
+def test_the_pinned_module_is_the_version_the_harness_stamps(tmp_path: Path) -> None:
+    required, tool = go_mod_pins("kube-state-metrics", "k8s.io/kube-state-metrics/v2")
 
-    assert required
-    assert required.group(1) == config.KUBE_STATE_METRICS_VERSION
-    assert tool
-    assert tool.group(1) == images.KUBE_STATE_METRICS_PACKAGE
+    assert required == config.KUBE_STATE_METRICS_VERSION
+    assert tool == images.KUBE_STATE_METRICS_PACKAGE
     assert f"Version={config.KUBE_STATE_METRICS_VERSION}" in images.kube_state_metrics_ldflags()
-    assert "kube-state-metrics" in {target.name for target in images.go_targets(Paths(REPO))}
+    assert "kube-state-metrics" in {t.name for t in images.go_targets(Paths(tmp_path))}
 
 
 def test_it_serves_on_loopback_only_and_watches_only_what_the_alerts_read(tmp_path: Path) -> None:
     paths = Paths(tmp_path)
-    flags = _flags(components.kube_state_metrics(components.Context(paths, Node(1))))
+    flags = pins.flags(components.kube_state_metrics(components.Context(paths, Node(1))))
 
     assert flags["host"] == flags["telemetry-host"] == "127.0.0.1"
     assert int(flags["port"]) == config.KUBE_STATE_METRICS_PORT
