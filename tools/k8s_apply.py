@@ -1,11 +1,13 @@
 """Apply or delete the raw manifests (k8s/raw-manifests) in dependency order.
 
-`apply`: foundation (namespace, service account, config, network policies) -> credentials and
-token Secrets (generated once, never rotated; missing keys added) -> database -> wait Ready ->
-migration Job under a new name -> wait Complete -> API -> wait rollout. `delete` removes what
-`apply` created, claims included.
+kustomize renders them: the chosen overlay under a throwaway kustomization that sets this run's
+namespace, images (by their symbolic names) and pull policy. This script only orders and waits:
+foundation (namespace, service account, network policies, the generated ConfigMap) -> credentials
+and token Secrets (generated once, never rotated; missing keys added) -> database -> wait Ready ->
+migration Job under a new name -> wait Complete -> API -> wait rollout -> delete the ConfigMaps of
+earlier configs. `delete` removes what `apply` created, claims included.
 
-Usage: python tools/k8s_apply.py apply|delete [--overlay dev] [--namespace platform]
+Usage: python tools/k8s_apply.py apply|delete|render [--overlay dev] [--namespace platform]
 Images and the namespace can also come from API_IMAGE, POSTGRES_IMAGE, IMAGE_PULL_POLICY,
 K8S_OVERLAY and K8S_NAMESPACE (what `make k8s-apply` passes through).
 """
@@ -13,12 +15,13 @@ K8S_OVERLAY and K8S_NAMESPACE (what `make k8s-apply` passes through).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -30,28 +33,26 @@ import yaml  # type: ignore[import-untyped]  # pyyaml ships no stubs; types-PyYA
 ROOT = Path(__file__).resolve().parent.parent
 OVERLAYS = ROOT / "k8s" / "raw-manifests" / "overlays"
 BASE_NAMESPACE = "platform"
+# The Secrets this script creates (kustomize must not invent passwords) and the logins in them.
 SECRET_NAME = "platform-db"  # noqa: S105 -- the Secret's name, not a password
 TOKEN_SECRET_NAME = "platform-api-token"  # noqa: S105 -- the Secret's name, not a token
 DATABASE_USER = "platform"
 # The API's login; the migration Job makes it (a member of APP_POSTGRES_GROUP, DML only).
 APP_DATABASE_USER = "platform_app_a"
-STATEFULSET = "postgres"
-DEPLOYMENT = "platform-api"
-MIGRATION_JOB = "postgres-migration"
-# Labels of the StatefulSet's claim template: claims are made by the controller, not applied.
-DATABASE_CLAIMS = "app.kubernetes.io/name=platform,app.kubernetes.io/component=database"
-# Containers that run the PostgreSQL image; every other container runs the API image.
-POSTGRES_CONTAINERS = frozenset({"postgres", "wait-for-postgres"})
+# The base's symbolic image names; every overlay resolves them in `images:`.
+API_IMAGE = "platform-api"
+POSTGRES_IMAGE = "postgres"
+COMPONENT = "app.kubernetes.io/component"
+MIGRATIONS = f"{COMPONENT}=migration"
+PART_OF = "app.kubernetes.io/part-of=platform"
+# Apply order. Foundation kinds depend on nothing; every other resource goes with its component.
+FOUNDATION = frozenset({"Namespace", "ServiceAccount", "ConfigMap", "NetworkPolicy"})
+PHASES = ("foundation", "database", "migration", "api")
+WORKLOADS = frozenset({"Deployment", "StatefulSet", "Job"})
+# kustomize's content-hash suffix: 10 characters of a hex digest with 0, 1, 3, a, e replaced.
+HASHED = re.compile(r"(?P<base>.+)-[2456789bcdfghkmt]{10}")
 
 Manifest = dict[str, Any]
-
-# Apply order: each phase's resources are applied together, then its gate is awaited.
-PHASES: tuple[tuple[str, frozenset[str]], ...] = (
-    ("foundation", frozenset({"Namespace", "ServiceAccount", "ConfigMap", "NetworkPolicy"})),
-    ("database", frozenset({"StatefulSet"})),
-    ("migration", frozenset({"Job"})),
-    ("api", frozenset({"Deployment", "PodDisruptionBudget", "HorizontalPodAutoscaler"})),
-)
 
 
 def log(message: str) -> None:
@@ -69,95 +70,104 @@ def kubectl(*args: str, stdin: str | None = None, check: bool = True) -> str:
     return result.stdout
 
 
-def render(overlay: str) -> list[Manifest]:
-    """The overlay as kustomize builds it, one dict per resource."""
-    path = OVERLAYS / overlay
-    if not path.is_dir():
-        raise SystemExit(f"no overlay {overlay!r} in {OVERLAYS}")
-    return load_documents(kubectl("kustomize", str(path)))
-
-
 def load_documents(text: str) -> list[Manifest]:
     """Parse a multi-document YAML stream, skipping empty documents."""
     return [doc for doc in yaml.safe_load_all(text) if doc]
 
 
-def pod_spec(doc: Manifest) -> Manifest | None:
-    """The pod spec of a workload, or None for other kinds."""
-    if doc["kind"] in ("Deployment", "StatefulSet", "Job"):
-        spec: Manifest = doc["spec"]["template"]["spec"]
-        return spec
-    return None
+def image_entry(name: str, image: str) -> Manifest:
+    """A kustomize `images:` entry turning `name` into `image` (name[:tag] or name@digest)."""
+    if "@" in image:
+        repository, digest = image.split("@", 1)
+        return {"name": name, "newName": repository, "digest": digest}
+    repository, _, tag = image.rpartition(":")
+    if repository and "/" not in tag:  # a colon in the registry's host:port is not a tag
+        return {"name": name, "newName": repository, "newTag": tag}
+    return {"name": name, "newName": image}
 
 
-def containers(spec: Manifest) -> Iterable[Manifest]:
-    """Init containers and containers of a pod spec."""
-    yield from spec.get("initContainers", [])
-    yield from spec.get("containers", [])
+def pull_policy_patch(workload: Manifest, policy: str) -> Manifest:
+    """A strategic-merge patch setting `policy` on every container of one workload."""
+    spec = workload["spec"]["template"]["spec"]
+    lists = {
+        key: [{"name": container["name"], "imagePullPolicy": policy} for container in spec[key]]
+        for key in ("initContainers", "containers")
+        if key in spec
+    }
+    target = {"kind": workload["kind"], "name": workload["metadata"]["name"]}
+    patch = {
+        "apiVersion": workload["apiVersion"],
+        "kind": target["kind"],
+        "metadata": {"name": target["name"]},
+        "spec": {"template": {"spec": lists}},
+    }
+    return {"target": target, "patch": json.dumps(patch)}
 
 
-def customise(
-    docs: list[Manifest],
-    namespace: str,
-    api_image: str | None = None,
-    postgres_image: str | None = None,
-    pull_policy: str | None = None,
-) -> list[Manifest]:
-    """Retarget the namespace, override images and pull policy; returns new dicts."""
-    out: list[Manifest] = json.loads(json.dumps(docs))
-    for doc in out:
-        if doc["kind"] == "Namespace":
-            doc["metadata"]["name"] = namespace
-        else:
-            doc["metadata"]["namespace"] = namespace
-        spec = pod_spec(doc)
-        if spec is None:
-            continue
-        for container in containers(spec):
-            image = postgres_image if container["name"] in POSTGRES_CONTAINERS else api_image
-            if image:
-                container["image"] = image
-            if pull_policy:
-                container["imagePullPolicy"] = pull_policy
-    return out
-
-
-def config_checksum(docs: Sequence[Manifest]) -> str:
-    """Hash of the ConfigMap data and the Secret name, like the chart's checksum/config."""
-    config = [doc.get("data", {}) for doc in docs if doc["kind"] == "ConfigMap"]
-    payload = json.dumps({"config": config, "secret": SECRET_NAME}, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def stamp_checksum(docs: list[Manifest]) -> None:
-    """Annotate the API pod template so a config change rolls the pods."""
-    checksum = config_checksum(docs)
-    for doc in docs:
-        if doc["kind"] == "Deployment":
-            annotations = doc["spec"]["template"]["metadata"].setdefault("annotations", {})
-            annotations["checksum/config"] = checksum
-
-
-def migration_job_name(now: datetime) -> str:
-    """A new name per run: a Job's pod template is immutable, so each run is a new Job."""
-    return f"{MIGRATION_JOB}-{now:%Y%m%d%H%M%S}"
+def build(
+    overlay: str, namespace: str, images: dict[str, str | None], pull_policy: str | None = None
+) -> str:
+    """The overlay as kustomize builds it under a throwaway kustomization with this run's
+    namespace, images (set by symbolic name) and pull policy (a patch on each workload)."""
+    path = OVERLAYS / overlay
+    if not path.is_dir():
+        raise SystemExit(f"no overlay {overlay!r} in {OVERLAYS}")
+    # An outer layer matches the name the overlay gave each symbolic image.
+    resolved = {
+        image["name"]: image.get("newName", image["name"])
+        for image in yaml.safe_load((path / "kustomization.yaml").read_text()).get("images", [])
+    }
+    with tempfile.TemporaryDirectory(prefix="k8s-apply-") as tmp:
+        settings: Manifest = {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": [os.path.relpath(path, tmp)],  # kustomize refuses absolute paths
+            "namespace": namespace,
+            "images": [
+                image_entry(resolved.get(name, name), image)
+                for name, image in images.items()
+                if image
+            ],
+        }
+        if pull_policy:
+            settings["patches"] = [
+                pull_policy_patch(doc, pull_policy)
+                for doc in load_documents(kubectl("kustomize", str(path)))
+                if doc["kind"] in WORKLOADS
+            ]
+        (Path(tmp) / "kustomization.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+        return kubectl("kustomize", tmp)
 
 
 def phase_of(doc: Manifest) -> str:
-    """Which apply phase a resource belongs to; Services go with the workload they front."""
-    if doc["kind"] == "Service":
-        return "api" if doc["metadata"]["name"] == DEPLOYMENT else "database"
-    for phase, kinds in PHASES:
-        if doc["kind"] in kinds:
-            return phase
-    raise ValueError(f"no apply phase for {doc['kind']}/{doc['metadata']['name']}")
+    """Which apply phase a resource belongs to: foundation, else its component's."""
+    if doc["kind"] in FOUNDATION:
+        return "foundation"
+    phase = str(doc["metadata"].get("labels", {}).get(COMPONENT))
+    if phase not in PHASES:
+        raise ValueError(f"no apply phase for {doc['kind']}/{doc['metadata']['name']}")
+    return phase
 
 
-def apply_documents(docs: Sequence[Manifest]) -> None:
-    """kubectl apply a list of resources in one call."""
-    if docs:
-        stream = json.dumps({"apiVersion": "v1", "kind": "List", "items": list(docs)})
-        log(kubectl("apply", "-f", "-", stdin=stream).strip().replace("\n", "; "))
+def earlier_configmaps(docs: Sequence[Manifest], found: Iterable[str]) -> list[str]:
+    """Of the ConfigMaps `found`, those of the generators in `docs` with another hash, or none
+    (the unhashed name of releases before the generator)."""
+    current = {doc["metadata"]["name"] for doc in docs if doc["kind"] == "ConfigMap"}
+    bases = {match["base"] for name in current if (match := HASHED.fullmatch(name))}
+    return sorted(
+        name
+        for name in set(found) - current
+        if name in bases or ((match := HASHED.fullmatch(name)) and match["base"] in bases)
+    )
+
+
+def delete_earlier_configmaps(docs: Sequence[Manifest], namespace: str) -> None:
+    """Delete the ConfigMaps of earlier configs, found by the platform's label."""
+    found = kubectl("get", "configmaps", "-n", namespace, "-l", PART_OF, "-o", "name").split()
+    earlier = earlier_configmaps(docs, [name.removeprefix("configmap/") for name in found])
+    if earlier:
+        kubectl("delete", "configmap", *earlier, "-n", namespace, "--ignore-not-found")
+        log(f"deleted the ConfigMaps of earlier configs: {', '.join(earlier)}")
 
 
 def ensure_secret(namespace: str, name: str, generated: dict[str, str]) -> None:
@@ -210,87 +220,93 @@ def ensure_secrets(namespace: str) -> None:
     ensure_secret(namespace, TOKEN_SECRET_NAME, {"token": secrets.token_urlsafe(36)})
 
 
+def migration_job_name(name: str, now: datetime) -> str:
+    """A new name per run: a Job's pod template is immutable, so each run is a new Job."""
+    return f"{name}-{now:%Y%m%d%H%M%S}"
+
+
 def wait_for_job(name: str, namespace: str, timeout: float) -> None:
-    """Block until the Job completes; fail fast when it fails or the deadline passes."""
+    """Block until the Job completes; fail fast when it fails or the deadline passes (`kubectl
+    wait` waits for one condition only, so a Failed Job would hold it until the deadline)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = json.loads(kubectl("get", "job", name, "-n", namespace, "-o", "json"))
-        for condition in job.get("status", {}).get("conditions", []):
-            if condition["status"] != "True":
-                continue
-            if condition["type"] == "Complete":
-                log(f"job/{name} complete")
-                return
-            if condition["type"] == "Failed":
-                raise RuntimeError(f"job/{name} failed: {condition.get('message', '')}")
+        true = {
+            c["type"]: c
+            for c in job.get("status", {}).get("conditions", [])
+            if c["status"] == "True"
+        }
+        if "Complete" in true:
+            log(f"job/{name} complete")
+            return
+        if "Failed" in true:
+            raise RuntimeError(f"job/{name} failed: {true['Failed'].get('message', '')}")
         time.sleep(2)
     raise RuntimeError(f"job/{name} not complete after {timeout:.0f}s")
 
 
-def prune_old_jobs(current: str, namespace: str) -> None:
-    """Delete finished migration Jobs of earlier runs (the TTL would, a day later)."""
-    names = kubectl(
-        "get", "jobs", "-n", namespace, "-l", "app.kubernetes.io/component=migration", "-o", "name"
-    ).split()
-    for name in names:
-        if name != f"job.batch/{current}":
-            kubectl("delete", name, "-n", namespace, "--ignore-not-found", "--wait=false")
+def as_list(docs: Sequence[Manifest]) -> str:
+    """Resources as one kubectl List, for one call through stdin."""
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": list(docs)})
 
 
-def rollout_status(resource: str, namespace: str, timeout: float) -> None:
-    """Block until a StatefulSet or Deployment has rolled out."""
-    kubectl("rollout", "status", resource, "-n", namespace, f"--timeout={timeout:.0f}s")
+def apply_phase(docs: Sequence[Manifest], namespace: str, timeout: float) -> None:
+    """Apply one phase's resources in one call, then wait for its StatefulSets and Deployments."""
+    log(kubectl("apply", "-f", "-", stdin=as_list(docs)).strip().replace("\n", "; "))
+    for doc in docs:
+        if doc["kind"] in ("StatefulSet", "Deployment"):
+            resource = f"{doc['kind'].lower()}/{doc['metadata']['name']}"
+            log(f"waiting for {resource} to roll out")
+            kubectl("rollout", "status", resource, "-n", namespace, f"--timeout={timeout:.0f}s")
 
 
 def apply(docs: list[Manifest], namespace: str, timeout: float) -> None:
-    """database -> wait Ready -> migration -> wait Complete -> API -> wait rollout."""
-    stamp_checksum(docs)
-    by_phase: dict[str, list[Manifest]] = {phase: [] for phase, _ in PHASES}
-    for doc in docs:
-        by_phase[phase_of(doc)].append(doc)
-
-    apply_documents(by_phase["foundation"])
+    """database -> wait Ready -> migration -> wait Complete -> API -> wait rollout -> prune."""
+    phases = {phase: [doc for doc in docs if phase_of(doc) == phase] for phase in PHASES}
+    apply_phase(phases["foundation"], namespace, timeout)
     ensure_secrets(namespace)
+    apply_phase(phases["database"], namespace, timeout)
 
-    apply_documents(by_phase["database"])
-    log(f"waiting for statefulset/{STATEFULSET} to be Ready")
-    rollout_status(f"statefulset/{STATEFULSET}", namespace, timeout)
+    now = datetime.now(UTC)
+    jobs = phases["migration"]
+    for job in jobs:
+        job["metadata"]["name"] = migration_job_name(job["metadata"]["name"], now)
+    apply_phase(jobs, namespace, timeout)
+    for job in jobs:
+        wait_for_job(job["metadata"]["name"], namespace, timeout)
+    current = {f"job.batch/{job['metadata']['name']}" for job in jobs}
+    for name in kubectl("get", "jobs", "-n", namespace, "-l", MIGRATIONS, "-o", "name").split():
+        if name not in current:  # earlier runs (their TTL would delete them a day later)
+            kubectl("delete", name, "-n", namespace, "--ignore-not-found", "--wait=false")
 
-    job_name = migration_job_name(datetime.now(UTC))
-    for job in by_phase["migration"]:
-        job["metadata"]["name"] = job_name
-    apply_documents(by_phase["migration"])
-    log(f"waiting for job/{job_name} to complete")
-    wait_for_job(job_name, namespace, timeout)
-    prune_old_jobs(job_name, namespace)
-
-    apply_documents(by_phase["api"])
-    log(f"waiting for deployment/{DEPLOYMENT} rollout")
-    rollout_status(f"deployment/{DEPLOYMENT}", namespace, timeout)
+    apply_phase(phases["api"], namespace, timeout)
+    # Nothing reads them now: the API has rolled out, earlier Jobs are gone, PostgreSQL reads none.
+    delete_earlier_configmaps(docs, namespace)
     log("applied: database Ready, migration Complete, API rolled out")
 
 
 def delete(docs: list[Manifest], namespace: str, delete_namespace: bool) -> None:
-    """Remove the API, the migration Jobs, the database, its claims and the Secret."""
-    order = [phase for phase, _ in PHASES][::-1]
-    for phase in order:
-        for doc in docs:
-            if doc["kind"] in ("Namespace", "Job") or phase_of(doc) != phase:
-                continue
-            kind, name = doc["kind"].lower(), doc["metadata"]["name"]
-            kubectl("delete", kind, name, "-n", namespace, "--ignore-not-found", "--wait=true")
-            log(f"deleted {kind}/{name}")
-        if phase == "migration":
-            kubectl(
-                "delete", "jobs", "-n", namespace, "-l", "app.kubernetes.io/component=migration",
-                "--ignore-not-found", "--cascade=foreground",
-            )  # fmt: skip
+    """Remove the API, the migration Jobs, the database, the ConfigMaps of this and earlier
+    configs, the Secrets and the database claims; the namespace only when asked."""
+    kubectl(
+        "delete", "jobs", "-n", namespace, "-l", MIGRATIONS, "--ignore-not-found",
+        "--cascade=foreground",
+    )  # fmt: skip
+    # The rest in reverse apply order; Jobs went by label (each run has its own name).
+    items = [doc for doc in docs if doc["kind"] not in ("Namespace", "Job")]
+    items.sort(key=lambda doc: PHASES.index(phase_of(doc)), reverse=True)
+    kubectl("delete", "-f", "-", "--ignore-not-found", "--wait=true", stdin=as_list(items))
+    log("deleted the API, the migration Jobs, the database and the foundation")
+    delete_earlier_configmaps(docs, namespace)
     kubectl(
         "delete", "secret", SECRET_NAME, TOKEN_SECRET_NAME, "-n", namespace, "--ignore-not-found"
     )
-    kubectl(
-        "delete", "pvc", "-n", namespace, "-l", DATABASE_CLAIMS, "--ignore-not-found", "--wait=true"
-    )
+    for statefulset in (doc for doc in docs if doc["kind"] == "StatefulSet"):
+        for claim in statefulset["spec"].get("volumeClaimTemplates", []):
+            labels = ",".join(f"{k}={v}" for k, v in claim["metadata"]["labels"].items())
+            kubectl(
+                "delete", "pvc", "-n", namespace, "-l", labels, "--ignore-not-found", "--wait=true"
+            )
     log("deleted the Secrets and the database claims")
     if delete_namespace:
         kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true")
@@ -314,17 +330,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="delete: also delete the namespace (kept by default: it may be someone else's)",
     )
     args = parser.parse_args(argv)
-    docs = customise(
-        render(args.overlay), args.namespace, args.api_image, args.postgres_image, args.pull_policy
-    )
     try:
+        images = {API_IMAGE: args.api_image, POSTGRES_IMAGE: args.postgres_image}
+        rendered = build(args.overlay, args.namespace, images, args.pull_policy)
         if args.action == "render":
-            stamp_checksum(docs)
-            print(yaml.safe_dump_all(docs, sort_keys=False), end="")
+            print(rendered, end="")
         elif args.action == "apply":
-            apply(docs, args.namespace, args.timeout)
+            apply(load_documents(rendered), args.namespace, args.timeout)
         else:
-            delete(docs, args.namespace, args.delete_namespace)
+            delete(load_documents(rendered), args.namespace, args.delete_namespace)
     except RuntimeError as error:
         log(f"error: {error}")
         return 1

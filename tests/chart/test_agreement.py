@@ -10,11 +10,13 @@ import pytest
 
 from tests.chart.helm import Manifest, containers, find, kustomize, pod_spec, render
 
-# Chart name (release "platform") -> raw manifest name. Everything else is named the same.
+# Chart name (release "platform") -> raw manifest name. Everything else is named the same; the
+# raw ConfigMap is generated, `platform-config-<content hash>`, and compared without its hash.
 RAW_NAME = {
     "platform-postgres": "postgres",
     "platform-postgres-headless": "postgres-headless",
 }
+RAW_MIGRATION_JOB = "postgres-migration"
 # Only in one form: the chart's own Secrets (raw: created by tools/k8s_apply.py), its test pod and
 # that pod's egress policy, its Grafana dashboard ConfigMap (raw: load
 # k8s/helm/platform/files/dashboard.json), and the raw Namespace (the chart installs into the
@@ -31,15 +33,21 @@ ONE_FORM_ONLY = {
 
 def raw_name(kind: str, name: str) -> str:
     if kind == "Job":
-        return k8s_apply.MIGRATION_JOB
+        return RAW_MIGRATION_JOB
     return RAW_NAME.get(name, name)
+
+
+def unhashed(name: str) -> str:
+    """A generated ConfigMap's name without kustomize's content-hash suffix."""
+    match = k8s_apply.HASHED.fullmatch(name)
+    return match["base"] if match else name
 
 
 def normalise(docs: list[Manifest], *, from_chart: bool) -> dict[tuple[str, str], Manifest]:
     out = {}
     for doc in docs:
         kind, name = doc["kind"], doc["metadata"]["name"]
-        key = (kind, raw_name(kind, name) if from_chart else name)
+        key = (kind, raw_name(kind, name) if from_chart else unhashed(name))
         if key not in ONE_FORM_ONLY:
             out[key] = doc
     return out
@@ -53,8 +61,11 @@ def forms() -> tuple[dict[tuple[str, str], Manifest], dict[tuple[str, str], Mani
 Forms = tuple[dict[tuple[str, str], Manifest], dict[tuple[str, str], Manifest]]
 
 
-def mapped_env(item: Manifest) -> Manifest:
-    """An EnvVar with its ConfigMap/Secret reference renamed to the raw form."""
+def mapped_env(item: Manifest, config: dict[str, str]) -> Manifest:
+    """An EnvVar with a ConfigMap key resolved to its value (the raw StatefulSet has the value
+    itself, off the generated ConfigMap) and a Secret reference renamed to the raw form."""
+    if "configMapKeyRef" in item.get("valueFrom", {}):
+        return {"name": item["name"], "value": config[item["valueFrom"]["configMapKeyRef"]["key"]]}
     if "valueFrom" not in item:
         return item
     sources = {
@@ -63,14 +74,14 @@ def mapped_env(item: Manifest) -> Manifest:
     return {**item, "valueFrom": sources}
 
 
-def essentials(container: Manifest) -> dict[str, Any]:
+def essentials(container: Manifest, config: dict[str, str]) -> dict[str, Any]:
     """What must not drift; config/secret references are compared through the name mapping."""
     refs = [
-        (kind, raw_name("", ref["name"]))
+        (kind, unhashed(raw_name("", ref["name"])))
         for source in container.get("envFrom", [])
         for kind, ref in source.items()
     ]
-    env = [mapped_env(item) for item in container.get("env", [])]
+    env = [mapped_env(item, config) for item in container.get("env", [])]
     keys = ("image", "command", "args", "ports", "startupProbe", "livenessProbe", "readinessProbe")
     return {
         **{key: container.get(key) for key in keys},
@@ -97,6 +108,8 @@ def test_configmaps_have_the_same_keys_and_values(forms: Forms) -> None:
 
 def test_workloads_have_the_same_containers_probes_ports_and_security(forms: Forms) -> None:
     chart, raw = forms
+    chart_config = chart[("ConfigMap", "platform-config")]["data"]
+    raw_config = raw[("ConfigMap", "platform-config")]["data"]
     for key in [key for key in chart if key[0] in ("Deployment", "StatefulSet", "Job")]:
         chart_spec, raw_spec = pod_spec(chart[key]), pod_spec(raw[key])
         assert chart_spec is not None
@@ -112,7 +125,10 @@ def test_workloads_have_the_same_containers_probes_ports_and_security(forms: For
             c["name"] for c in containers(raw_spec)
         ]
         for mine, theirs in zip(containers(chart_spec), containers(raw_spec), strict=True):
-            assert essentials(mine) == essentials(theirs), (key, mine["name"])
+            assert essentials(mine, chart_config) == essentials(theirs, raw_config), (
+                key,
+                mine["name"],
+            )
 
 
 def test_services_expose_the_same_ports(forms: Forms) -> None:
@@ -126,7 +142,7 @@ def test_rollout_and_job_settings_agree(forms: Forms) -> None:
     chart, raw = forms
     deployment = ("Deployment", "platform-api")
     assert chart[deployment]["spec"]["strategy"] == raw[deployment]["spec"]["strategy"]
-    job = ("Job", k8s_apply.MIGRATION_JOB)
+    job = ("Job", RAW_MIGRATION_JOB)
     for field in ("backoffLimit", "activeDeadlineSeconds"):
         assert chart[job]["spec"][field] == raw[job]["spec"][field], field
 
