@@ -119,6 +119,16 @@ def test_every_object_is_in_the_namespace(overlay: str) -> None:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
+def test_no_pod_template_carries_the_release_version(overlay: str) -> None:
+    # The objects do; a pod template that did would restart PostgreSQL on every release.
+    for doc in build(overlay):
+        if doc["kind"] in ("Deployment", "StatefulSet", "Job"):
+            assert "app.kubernetes.io/version" in doc["metadata"]["labels"], doc["kind"]
+            template = doc["spec"]["template"]["metadata"]["labels"]
+            assert "app.kubernetes.io/version" not in template, doc["kind"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_configmap_name_has_a_hash_and_every_reference_uses_it(overlay: str) -> None:
     docs = build(overlay)
     (configmap,) = [doc["metadata"]["name"] for doc in docs if doc["kind"] == "ConfigMap"]

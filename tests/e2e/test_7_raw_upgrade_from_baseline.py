@@ -3,6 +3,8 @@
 
 The Secret `platform-db` of the baseline gains the API's login keys (its password is kept), the
 token Secret is created, the migration Job makes the roles, and the API rolls onto its login.
+PostgreSQL restarts once on this upgrade (its pod template changes: CHANGELOG); reads fail only
+during that restart, with 503 or no endpoint, and succeed afterwards.
 """
 
 from __future__ import annotations
@@ -58,15 +60,30 @@ def test_raw_manifests_upgrade_over_the_baseline_under_load(raw: Kube) -> None:
     load = LoadGenerator(raw, "load-raw-upgrade", IMAGES.old, "platform-api", write_every=0)
     load.start()
     wait_for(lambda: load.progress()["sent"] > 0, "the read load to start", timeout=60)
+    postgres_uid = raw.get("pod", "postgres-0")["metadata"]["uid"]
     with TIMELINE.step("raw upgrade: make k8s-apply of this tree over it, under a read load") as s:
         make("k8s-apply", raw)
         ready_api_pods(raw, API, 1, IMAGES.old)
+        # Reads go on after the upgrade, so a recovery shows as successes after the last failure.
+        sent = load.progress()["sent"]
+        wait_for(lambda: load.progress()["sent"] > sent + 100, "reads after the upgrade")
         loaded = load.stop()
         s.note = loaded.summary()
     TIMELINE.figure("raw upgrade from the baseline (reads): sent/failed",
                     f"{loaded.sent}/{loaded.failed}")  # fmt: skip
-    assert loaded.failed == 0, loaded.errors
     assert loaded.sent > 50, loaded.summary()
+    # This release changes PostgreSQL's pod template once (POSTGRES_DB a literal, no version
+    # label: CHANGELOG), so it restarts once on this upgrade and never again for a config change
+    # or a release alone (tests/chart/test_k8s_apply.py). Reads fail only during that restart:
+    # the API's bounded 503, or no endpoint once it outlasts the readiness window; never a 500.
+    assert raw.get("pod", "postgres-0")["metadata"]["uid"] != postgres_uid
+    assert set(loaded.statuses) <= {"200", "503", "error"}, loaded.summary()
+    if loaded.first_failure is not None and loaded.last_failure is not None:
+        outage = loaded.last_failure - loaded.first_failure
+        TIMELINE.figure("raw upgrade from the baseline: reads failing while PostgreSQL restarts",
+                        f"{loaded.failed} in {outage:.1f} s")  # fmt: skip
+        assert outage <= 60, loaded.errors
+    assert loaded.ok_after_last_failure > 20, loaded.summary()
     with TIMELINE.step("raw upgrade: data intact, API on platform_app_a, writes need the token"):
         count = psql(
             raw, "postgres-0", "SELECT count(*) FROM items WHERE name LIKE 'raw-baseline-%'"
