@@ -84,6 +84,8 @@ def test_raw_manifests_upgrade_over_the_baseline_under_load(raw: Kube) -> None:
                         f"{loaded.failed} in {outage:.1f} s")  # fmt: skip
         assert outage <= 60, loaded.errors
     assert loaded.ok_after_last_failure > 20, loaded.summary()
+    # The baseline's unhashed ConfigMap is pruned once nothing refers to it.
+    assert raw.try_run("get", "configmap", "platform-config").returncode != 0
     with TIMELINE.step("raw upgrade: data intact, API on platform_app_a, writes need the token"):
         count = psql(
             raw, "postgres-0", "SELECT count(*) FROM items WHERE name LIKE 'raw-baseline-%'"
