@@ -118,9 +118,13 @@ def _apply_monitoring_crds(ctx: Context, machine: Machine) -> None:
 
 
 def kube_state_metrics_ready() -> bool:
-    """Its informers have synced: /readyz answers 200 once it has gathered series."""
-    port = config.KUBE_STATE_METRICS_PORT
-    return http_get(f"http://127.0.0.1:{port}/readyz") == b"OK"
+    """Its stores have gathered series (/readyz, on the telemetry port) and the metrics port
+    answers (/livez: it reaches the apiserver)."""
+    telemetry, metrics = config.KUBE_STATE_METRICS_TELEMETRY_PORT, config.KUBE_STATE_METRICS_PORT
+    return (
+        http_get(f"http://127.0.0.1:{telemetry}/readyz") == b"OK"
+        and http_get(f"http://127.0.0.1:{metrics}/livez") == b"OK"
+    )
 
 
 def _import_images(ctx: Context, machine: Machine) -> None:

@@ -4,8 +4,9 @@ kustomize renders them: the chosen overlay under a throwaway kustomization that 
 namespace, images (by their symbolic names) and pull policy. This script only orders and waits:
 foundation (namespace, service account, network policies, the generated ConfigMap) -> credentials
 and token Secrets (generated once, never rotated; missing keys added) -> database -> wait Ready ->
-migration Job under a new name -> wait Complete -> API -> wait rollout -> delete the ConfigMaps of
-earlier configs. `delete` removes what `apply` created, claims included.
+migration Job under a new name -> wait Complete -> API -> wait rollout -> the backup CronJob and
+its claim -> delete the ConfigMaps of earlier configs. `delete` removes what `apply` created,
+claims included.
 
 Usage: python tools/k8s_apply.py apply|delete|render [--overlay dev] [--namespace platform]
 Images and the namespace can also come from API_IMAGE, POSTGRES_IMAGE, IMAGE_PULL_POLICY,
@@ -47,8 +48,8 @@ MIGRATIONS = f"{COMPONENT}=migration"
 PART_OF = "app.kubernetes.io/part-of=platform"
 # Apply order. Foundation kinds depend on nothing; every other resource goes with its component.
 FOUNDATION = frozenset({"Namespace", "ServiceAccount", "ConfigMap", "NetworkPolicy"})
-PHASES = ("foundation", "database", "migration", "api")
-WORKLOADS = frozenset({"Deployment", "StatefulSet", "Job"})
+PHASES = ("foundation", "database", "migration", "api", "backup")
+WORKLOADS = frozenset({"Deployment", "StatefulSet", "Job", "CronJob"})
 # kustomize's content-hash suffix: 10 characters of a hex digest with 0, 1, 3, a, e replaced.
 HASHED = re.compile(r"(?P<base>.+)-[2456789bcdfghkmt]{10}")
 
@@ -86,20 +87,33 @@ def image_entry(name: str, image: str) -> Manifest:
     return {"name": name, "newName": image}
 
 
+def pod_template_path(workload: Manifest) -> list[str]:
+    """Where a workload's pod template is: a CronJob's under its Job template."""
+    if workload["kind"] == "CronJob":
+        return ["spec", "jobTemplate", "spec", "template"]
+    return ["spec", "template"]
+
+
 def pull_policy_patch(workload: Manifest, policy: str) -> Manifest:
     """A strategic-merge patch setting `policy` on every container of one workload."""
-    spec = workload["spec"]["template"]["spec"]
+    template = workload
+    for key in pod_template_path(workload):
+        template = template[key]
+    spec = template["spec"]
     lists = {
         key: [{"name": container["name"], "imagePullPolicy": policy} for container in spec[key]]
         for key in ("initContainers", "containers")
         if key in spec
     }
     target = {"kind": workload["kind"], "name": workload["metadata"]["name"]}
+    body: Manifest = {"spec": lists}
+    for key in reversed(pod_template_path(workload)):
+        body = {key: body}
     patch = {
         "apiVersion": workload["apiVersion"],
         "kind": target["kind"],
         "metadata": {"name": target["name"]},
-        "spec": {"template": {"spec": lists}},
+        **body,
     }
     return {"target": target, "patch": json.dumps(patch)}
 
@@ -280,14 +294,18 @@ def apply(docs: list[Manifest], namespace: str, timeout: float) -> None:
             kubectl("delete", name, "-n", namespace, "--ignore-not-found", "--wait=false")
 
     apply_phase(phases["api"], namespace, timeout)
-    # Nothing reads them now: the API has rolled out, earlier Jobs are gone, PostgreSQL reads none.
+    # The backup CronJob (and its claim): its next run reads the new config.
+    apply_phase(phases["backup"], namespace, timeout)
+    # Nothing reads them now: the API has rolled out, the CronJob names the new one, earlier
+    # Jobs are gone, PostgreSQL reads none.
     delete_earlier_configmaps(docs, namespace)
-    log("applied: database Ready, migration Complete, API rolled out")
+    log("applied: database Ready, migration Complete, API rolled out, backups scheduled")
 
 
 def delete(docs: list[Manifest], namespace: str, delete_namespace: bool) -> None:
-    """Remove the API, the migration Jobs, the database, the ConfigMaps of this and earlier
-    configs, the Secrets and the database claims; the namespace only when asked."""
+    """Remove the backups' CronJob and claim, the API, the migration Jobs, the database, the
+    ConfigMaps of this and earlier configs, the Secrets and the database claims; the namespace
+    only when asked."""
     kubectl(
         "delete", "jobs", "-n", namespace, "-l", MIGRATIONS, "--ignore-not-found",
         "--cascade=foreground",

@@ -125,6 +125,9 @@ def pod_spec(doc: Manifest) -> Manifest | None:
     if doc["kind"] in ("Deployment", "StatefulSet", "Job"):
         template_spec: Manifest = doc["spec"]["template"]["spec"]
         return template_spec
+    if doc["kind"] == "CronJob":
+        job_spec: Manifest = doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        return job_spec
     return None
 
 

@@ -29,6 +29,8 @@ ONE_FORM_ONLY = {
     ("ConfigMap", "platform-dashboard"),
     ("Namespace", "platform"),
 }
+# The chart with what the raw manifests always have: backups to a claim.
+CHART_VALUES = {"backup": {"enabled": True, "target": "pvc"}}
 
 
 def raw_name(kind: str, name: str) -> str:
@@ -55,7 +57,8 @@ def normalise(docs: list[Manifest], *, from_chart: bool) -> dict[tuple[str, str]
 
 @pytest.fixture(scope="module")
 def forms() -> tuple[dict[tuple[str, str], Manifest], dict[tuple[str, str], Manifest]]:
-    return normalise(render(), from_chart=True), normalise(kustomize("prod"), from_chart=False)
+    chart = normalise(render(CHART_VALUES), from_chart=True)
+    return chart, normalise(kustomize("prod"), from_chart=False)
 
 
 Forms = tuple[dict[tuple[str, str], Manifest], dict[tuple[str, str], Manifest]]
@@ -110,7 +113,7 @@ def test_workloads_have_the_same_containers_probes_ports_and_security(forms: For
     chart, raw = forms
     chart_config = chart[("ConfigMap", "platform-config")]["data"]
     raw_config = raw[("ConfigMap", "platform-config")]["data"]
-    for key in [key for key in chart if key[0] in ("Deployment", "StatefulSet", "Job")]:
+    for key in [key for key in chart if key[0] in ("Deployment", "StatefulSet", "Job", "CronJob")]:
         chart_spec, raw_spec = pod_spec(chart[key]), pod_spec(raw[key])
         assert chart_spec is not None
         assert raw_spec is not None
@@ -145,6 +148,14 @@ def test_rollout_and_job_settings_agree(forms: Forms) -> None:
     job = ("Job", RAW_MIGRATION_JOB)
     for field in ("backoffLimit", "activeDeadlineSeconds"):
         assert chart[job]["spec"][field] == raw[job]["spec"][field], field
+    backup = ("CronJob", "platform-backup")
+    for field in ("schedule", "concurrencyPolicy", "startingDeadlineSeconds"):
+        assert chart[backup]["spec"][field] == raw[backup]["spec"][field], field
+    chart_job, raw_job = (side[backup]["spec"]["jobTemplate"]["spec"] for side in (chart, raw))
+    for field in ("backoffLimit", "activeDeadlineSeconds"):
+        assert chart_job[field] == raw_job[field], field
+    claim = ("PersistentVolumeClaim", "platform-backup")
+    assert chart[claim]["spec"]["resources"] == raw[claim]["spec"]["resources"]
 
 
 def test_the_apply_script_creates_the_secret_the_chart_would(forms: Forms) -> None:

@@ -177,7 +177,7 @@ def test_a_config_change_renames_the_configmap_and_leaves_postgresql_alone(
 
 
 def test_phases_put_the_database_before_the_migration_before_the_api() -> None:
-    assert k8s_apply.PHASES == ("foundation", "database", "migration", "api")
+    assert k8s_apply.PHASES == ("foundation", "database", "migration", "api", "backup")
     placed = {
         (doc["kind"], doc["metadata"]["name"]): k8s_apply.phase_of(doc) for doc in build("dev")
     }
@@ -188,6 +188,8 @@ def test_phases_put_the_database_before_the_migration_before_the_api() -> None:
     assert placed.pop(("Service", "platform-api")) == "api"
     assert placed.pop(("Deployment", "platform-api")) == "api"
     assert placed.pop(("PodDisruptionBudget", "platform-api")) == "api"
+    assert placed.pop(("CronJob", "platform-backup")) == "backup"
+    assert placed.pop(("PersistentVolumeClaim", "platform-backup")) == "backup"
     assert set(placed.values()) == {"foundation"}, placed
 
 

@@ -321,11 +321,13 @@ def test_disabled_renders_no_policy_at_all() -> None:
 
 
 def test_the_raw_policies_are_the_charts_defaults_under_the_same_names() -> None:
-    chart = {p["metadata"]["name"]: p["spec"] for p in policies(render())}
+    # The raw manifests always back up to a claim: the chart's policies with backup on, target pvc.
+    with_backup = {"backup": {"enabled": True, "target": "pvc"}}
+    chart = {p["metadata"]["name"]: p["spec"] for p in policies(render(with_backup))}
     raw = {p["metadata"]["name"]: p["spec"] for p in policies(kustomize("prod"))}
-    assert sorted(raw) == ["platform-api", "platform-jobs", "postgres"]
-    assert raw["platform-api"] == chart["platform-api"]
-    assert raw["platform-jobs"] == chart["platform-jobs"]
+    assert sorted(raw) == ["platform-api", "platform-backup", "platform-jobs", "postgres"]
+    for name in ("platform-api", "platform-backup", "platform-jobs"):
+        assert raw[name] == chart[name], name
     assert raw["postgres"] == chart["platform-postgres"]
 
 

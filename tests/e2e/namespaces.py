@@ -31,7 +31,7 @@ def create_namespace(cluster: Kube, name: str) -> Kube:
 def leftovers(kube: Kube) -> list[str]:
     """Every namespaced object but the namespace's own defaults (and Events)."""
     kinds = (
-        "deployments,statefulsets,replicasets,pods,services,endpoints,jobs,configmaps,secrets,"
+        "deployments,statefulsets,replicasets,pods,services,endpoints,jobs,cronjobs,configmaps,secrets,"
         "serviceaccounts,persistentvolumeclaims,poddisruptionbudgets,networkpolicies,"
         "horizontalpodautoscalers"
     )

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.cluster.kube import Kube, port_forward
+from tests.e2e.backups import run_backup
 from tests.e2e.calls import api_token
 from tests.e2e.chart import IMAGES, make
 from tests.e2e.namespaces import leftovers, namespace
@@ -77,6 +78,13 @@ def test_security(raw: Kube) -> None:
     with TIMELINE.step("raw: security (restricted, non-root, read-only, no secret leaks)") as step:
         api = raw.get("pods", "-l", API)["items"][0]["metadata"]["name"]
         step.note = check_security(raw, api, "postgres-0")
+
+
+def test_the_documented_on_demand_backup_lands_on_its_claim(raw: Kube) -> None:
+    with TIMELINE.step("raw: on-demand backup (create job --from=cronjob/platform-backup)") as step:
+        uploaded = run_backup(raw, "backup-now")
+        assert uploaded["size_bytes"] > 0, uploaded
+        step.note = f"dump {uploaded['size_bytes']} B on the claim platform-backup"
 
 
 def test_k8s_delete_removes_everything(raw: Kube) -> None:
