@@ -64,6 +64,10 @@ KUBE_STATE_METRICS_PORT = 20245
 KUBE_STATE_METRICS_TELEMETRY_PORT = 20246
 # Only what the alerts and the dashboard read: fewer informers, a narrower ClusterRole.
 KUBE_STATE_METRICS_RESOURCES = ("cronjobs", "deployments", "jobs", "nodes", "pods", "statefulsets")
+# The e2e's Prometheus (cluster/go/prometheus; module v0.316.0 is release 3.16.0): Debian's 2.42
+# is built without Kubernetes service discovery.
+PROMETHEUS_VERSION = "3.16.0"
+PROMETHEUS_MODULE_VERSION = "v0.316.0"
 # The Prometheus Operator's CRDs for the chart's monitors and rules (served like a cluster with
 # the operator; no operator runs): the module, its go.sum hash, and the files applied.
 PROMETHEUS_OPERATOR_MODULE = "github.com/prometheus-operator/prometheus-operator"

@@ -73,6 +73,8 @@ class GoTarget:
     # False: a static binary, as images without a libc need; None: Go's default (on with a C
     # compiler): for the host and the worker nodes, whose Debian is the host's release.
     cgo: bool | None = False
+    # Build tags (a stamp of their own: the same sources with other tags are another binary).
+    tags: tuple[str, ...] = ()
 
 
 def _build(paths: Paths, target: GoTarget) -> bool:
@@ -81,7 +83,7 @@ def _build(paths: Paths, target: GoTarget) -> bool:
     stamp = paths.bin / f"{target.name}.sources"
     sources = sorted((target.module / target.package).glob("*.go"))
     files = [target.module / "go.mod", target.module / "go.sum", *sources]
-    digest = _digest(files)
+    digest = _digest(files) + "".join(f" {tag}" for tag in target.tags)
     if out.exists() and stamp.exists() and stamp.read_text() == digest:
         return False
     paths.bin.mkdir(parents=True, exist_ok=True)
@@ -92,6 +94,8 @@ def _build(paths: Paths, target: GoTarget) -> bool:
     # nice: the machine's two cores are shared with other builds and test runs.
     argv = ["nice", "-n", "10", go(), "-C", str(target.module), "build", "-buildvcs=false"]
     argv += ["-o", str(out)]
+    if target.tags:
+        argv += ["-tags", ",".join(target.tags)]
     result = subprocess.run(
         [*argv, "-ldflags", target.ldflags, target.package], env=env, check=False
     )
@@ -119,6 +123,10 @@ def kube_ldflags() -> str:
 
 KUBE_ROUTER_PACKAGE = "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router"
 KUBE_STATE_METRICS_PACKAGE = "k8s.io/kube-state-metrics/v2"
+PROMETHEUS_PACKAGE = "github.com/prometheus/prometheus/cmd/prometheus"
+# Only the Kubernetes service discovery (upstream's own build tags): the e2e's Prometheus needs
+# nothing else, and the other SDs' cloud SDKs are most of the build.
+PROMETHEUS_TAGS = ("remove_all_sd", "enable_kubernetes_sd")
 
 
 def kube_router_ldflags() -> str:
@@ -131,6 +139,11 @@ def kube_state_metrics_ldflags() -> str:
     """The version stamp upstream's Makefile sets (its build_info metric and --version)."""
     pkg = "github.com/prometheus/common/version"
     return f"-s -w -X {pkg}.Version={config.KUBE_STATE_METRICS_VERSION}"
+
+
+def prometheus_ldflags() -> str:
+    pkg = "github.com/prometheus/common/version"
+    return f"-s -w -X {pkg}.Version={config.PROMETHEUS_VERSION}"
 
 
 def go_targets(paths: Paths) -> list[GoTarget]:
@@ -147,12 +160,20 @@ def go_targets(paths: Paths) -> list[GoTarget]:
             KUBE_STATE_METRICS_PACKAGE,
             kube_state_metrics_ldflags(),
         ),
+        # Not a daemon of the cluster: the monitoring e2e starts it (tests/e2e/prometheus.py).
+        GoTarget(
+            "prometheus",
+            module / "prometheus",
+            PROMETHEUS_PACKAGE,
+            prometheus_ldflags(),
+            tags=PROMETHEUS_TAGS,
+        ),
     ]
 
 
 def build_binaries(paths: Paths) -> None:
-    """The multi-call Kubernetes binary, pause, CoreDNS, kube-router and kube-state-metrics;
-    each only when missing or stale."""
+    """The multi-call Kubernetes binary, pause, CoreDNS, kube-router, kube-state-metrics and the
+    e2e's Prometheus; each only when missing or stale."""
     for target in go_targets(paths):
         _build(paths, target)
 

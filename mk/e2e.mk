@@ -63,7 +63,7 @@ e2e_pytest = KUBECONFIG="$${KUBECONFIG:-$(CLUSTER_KUBECONFIG)}" HELM3="$(BIN)/he
 	|| { rc=$$?; [ $$rc -eq 5 ] && echo "e2e $(1): no tests selected" || status=$$rc; }
 
 .PHONY: e2e
-e2e: sync tools-chart tools-monitoring ## End-to-end suite (tests/e2e) against KUBECONFIG, else .cluster/kubeconfig; images must be on the nodes.
+e2e: sync tools-chart ## End-to-end suite (tests/e2e) against KUBECONFIG, else .cluster/kubeconfig; images must be on the nodes.
 	mkdir -p build/e2e
 	status=0; \
 	$(call e2e_pytest,parallel,-m "not disruptive" -n $(E2E_WORKERS) --dist loadfile); \

@@ -1,5 +1,6 @@
-"""A real Prometheus for the monitoring drills: Debian's 2.42 binary (`make tools-monitoring`),
-run on the host, scraping the cluster the way the Prometheus Operator would scrape it.
+"""A real Prometheus for the monitoring drills: 3.16, built from its module by `make cluster-up`
+(`.cluster/bin/prometheus`; Debian's 2.42 has no Kubernetes service discovery), run on the host,
+scraping the cluster the way the Prometheus Operator would scrape it.
 
 The scrape job is derived from a PodMonitor read back from the cluster, with the relabelling the
 operator generates for one (the parts this chart's monitor uses: `matchLabels`, a named port, a
@@ -27,7 +28,7 @@ import yaml  # type: ignore[import-untyped]  # pyyaml ships no stubs
 
 from tests.e2e.chart import ROOT, Obj
 
-BINARY = ROOT / "bin" / "prometheus"
+BINARY = ROOT / ".cluster" / "bin" / "prometheus"
 
 
 def _label_name(key: str) -> str:
@@ -126,7 +127,7 @@ def prometheus(
 ) -> Iterator[Prometheus]:
     """Start Prometheus with these jobs and rules; stop it (and keep its log) afterwards."""
     if not BINARY.exists():
-        raise RuntimeError(f"{BINARY} is missing: run `make tools-monitoring`")
+        raise RuntimeError(f"{BINARY} is missing: run `make cluster-build`")
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "rules.yaml").write_text(yaml.safe_dump({"groups": rule_groups}, sort_keys=False))
     config = {

@@ -4,7 +4,7 @@ the Prometheus Operator's CRDs, with kube-state-metrics, and an alert that fires
 One install (Helm 3, job mode, --wait, two API replicas, a PodMonitor besides the ServiceMonitor,
 both at a 5 s interval). The apiserver validates the monitors and the rule against the
 operator's schemas when Helm creates them (an invalid PodMonitor is refused: the control).
-Prometheus 2.42 on the host scrapes the API pods with the PodMonitor's relabelling, and
+Prometheus 3.16 on the host scrapes the API pods with the PodMonitor's relabelling, and
 kube-state-metrics (the harness runs it on the host's loopback), and evaluates the
 PrometheusRule's groups as deployed:
 

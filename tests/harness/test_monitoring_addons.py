@@ -25,6 +25,20 @@ def test_the_pinned_module_is_the_version_the_harness_stamps(tmp_path: Path) -> 
     assert "kube-state-metrics" in {t.name for t in images.go_targets(Paths(tmp_path))}
 
 
+def test_the_e2es_prometheus_is_the_pinned_release_with_kubernetes_discovery_only() -> None:
+    required, tool = go_mod_pins("prometheus", "github.com/prometheus/prometheus")
+    targets = images.go_targets(Paths(Path("/nonexistent")))
+    (target,) = [t for t in targets if t.name == "prometheus"]
+    major, minor, patch = (int(n) for n in config.PROMETHEUS_VERSION.split("."))
+
+    assert required == config.PROMETHEUS_MODULE_VERSION
+    # Release M.mm.p is module v0.Mmm.p (upstream's Go module versioning since 3.0).
+    assert required == f"v0.{major}{minor:02d}.{patch}"
+    assert tool == target.package == images.PROMETHEUS_PACKAGE
+    assert target.tags == ("remove_all_sd", "enable_kubernetes_sd")
+    assert f"Version={config.PROMETHEUS_VERSION}" in target.ldflags
+
+
 def test_it_serves_on_loopback_only_and_watches_only_what_the_alerts_read(tmp_path: Path) -> None:
     paths = Paths(tmp_path)
     flags = pins.flags(components.kube_state_metrics(components.Context(paths, Node(1))))
