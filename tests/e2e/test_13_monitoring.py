@@ -100,11 +100,13 @@ def monitored(cluster: Kube, helm3: str) -> Iterator[Monitored]:
         {"job_name": "kube-state-metrics", "static_configs": [{"targets": [KUBE_STATE_METRICS]}]},
     ]
     workdir = BUILD / f"prometheus-{kube.namespace}"
-    with prometheus(workdir, jobs, rule["spec"]["groups"], f"{INTERVAL:.0f}s") as server:
-        api_ips = [p["status"]["podIP"] for p in ready_api_pods(kube, API, 2)]
-        yield Monitored(kube, server, api_ips, _seconds(alert["for"]))
-    helm.run("uninstall", RELEASE, "--wait", "--timeout", "3m")
-    next(namespaces, None)
+    try:
+        with prometheus(workdir, jobs, rule["spec"]["groups"], f"{INTERVAL:.0f}s") as server:
+            api_ips = [p["status"]["podIP"] for p in ready_api_pods(kube, API, 2)]
+            yield Monitored(kube, server, api_ips, _seconds(alert["for"]))
+    finally:  # also when Prometheus does not start: no release or namespace left behind
+        helm.run("uninstall", RELEASE, "--wait", "--timeout", "3m")
+        next(namespaces, None)
 
 
 def test_the_operator_schemas_validate_what_the_chart_renders(monitored: Monitored) -> None:
