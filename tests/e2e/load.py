@@ -10,6 +10,7 @@ from tests.cluster.kube import Kube
 from tests.e2e.calls import TOKEN_SECRET
 from tests.e2e.chart import BUILD, IMAGES, Obj
 from tests.e2e.pods import wait_for
+from tests.e2e.timeline import TIMELINE
 from tests.e2e.workloads import restricted_pod
 
 # The generator itself: a standalone, standard-library script, run in the pod as `python -c`.
@@ -42,6 +43,17 @@ class LoadResult:
             f"{self.sent} sent, {self.failed} failed in {self.seconds:.0f} s "
             f"(statuses {self.statuses}, versions {self.versions})"
         )
+
+
+def assert_one_restart_outage(result: LoadResult, figure: str, limit: float = 60) -> None:
+    """Reads failed only while PostgreSQL restarted once: the API's bounded 503, or no endpoint
+    once that outlasts the readiness window; never a 500; within `limit` s; then successes."""
+    assert set(result.statuses) <= {"200", "503", "error"}, result.summary()
+    if result.first_failure is not None and result.last_failure is not None:
+        outage = result.last_failure - result.first_failure
+        TIMELINE.figure(figure, f"{result.failed} in {outage:.1f} s")
+        assert outage <= limit, result.errors
+    assert result.ok_after_last_failure > 20, result.summary()
 
 
 @dataclass
