@@ -135,15 +135,10 @@ def kube_router_ldflags() -> str:
     return f"-s -w -X {pkg}.Version={config.KUBE_ROUTER_VERSION} -X {pkg}.BuildDate=1970-01-01"
 
 
-def kube_state_metrics_ldflags() -> str:
-    """The version stamp upstream's Makefile sets (its build_info metric and --version)."""
-    pkg = "github.com/prometheus/common/version"
-    return f"-s -w -X {pkg}.Version={config.KUBE_STATE_METRICS_VERSION}"
-
-
-def prometheus_ldflags() -> str:
-    pkg = "github.com/prometheus/common/version"
-    return f"-s -w -X {pkg}.Version={config.PROMETHEUS_VERSION}"
+def prometheus_common_ldflags(version: str) -> str:
+    """The version stamp the Makefiles of Prometheus-ecosystem projects set (their build_info
+    metric and --version): kube-state-metrics and Prometheus alike."""
+    return f"-s -w -X github.com/prometheus/common/version.Version={version}"
 
 
 def go_targets(paths: Paths) -> list[GoTarget]:
@@ -158,14 +153,14 @@ def go_targets(paths: Paths) -> list[GoTarget]:
             "kube-state-metrics",
             module / "kube-state-metrics",
             KUBE_STATE_METRICS_PACKAGE,
-            kube_state_metrics_ldflags(),
+            prometheus_common_ldflags(config.KUBE_STATE_METRICS_VERSION),
         ),
         # Not a daemon of the cluster: the monitoring e2e starts it (tests/e2e/prometheus.py).
         GoTarget(
             "prometheus",
             module / "prometheus",
             PROMETHEUS_PACKAGE,
-            prometheus_ldflags(),
+            prometheus_common_ldflags(config.PROMETHEUS_VERSION),
             tags=PROMETHEUS_TAGS,
         ),
     ]

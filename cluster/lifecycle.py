@@ -23,15 +23,7 @@ from cluster import (
 )
 from cluster.config import Node, Paths
 from cluster.machines import Host, Machine, Worker, docker, docker_available, node_containers
-from cluster.steps import (
-    Role,
-    admin_tls,
-    daemons,
-    host_daemons,
-    http_get,
-    kube_state_metrics_ready,
-    start,
-)
+from cluster.steps import Role, admin_tls, daemons, host_daemons, http_get, start
 from cluster.system import daemon_pid, link_exists, log, run, wait_for
 
 KUBECONFIG_CLIENTS = (
@@ -151,8 +143,6 @@ def up(paths: Paths, count: int) -> None:
     wait_for(
         "default service account", lambda: kubectl(paths, "get", "serviceaccount", "default"), 30
     )
-    # Nothing in the cluster needs it; a Prometheus pointed at it should find series at once.
-    wait_for("kube-state-metrics", kube_state_metrics_ready, 60)
     # Only a complete `up` counts as running: an interrupted one is cleaned up next time.
     (paths.state / "ready").touch()
     plural = "s" if count > 1 else ""

@@ -39,7 +39,8 @@ class Daemon:
     command: Callable[[Context], list[str]]
     configure: Callable[[Context], None] | None = None
     needs: tuple[str, ...] = ()
-    # None: nothing waits for it (the final checks of `up` look at the cluster as a whole).
+    # Waited for by the steps that need it, and by `start` before it returns; None: only the
+    # final checks of `up` (the cluster as a whole) say it works.
     ready: Probe | None = None
     ready_timeout: float = 60
 
@@ -117,9 +118,10 @@ def _apply_monitoring_crds(ctx: Context, machine: Machine) -> None:
     )  # fmt: skip
 
 
-def kube_state_metrics_ready() -> bool:
+def _kube_state_metrics_ready(ctx: Context, machine: Machine) -> bool:
     """Its stores have gathered series (/readyz, on the telemetry port) and the metrics port
-    answers (/livez: it reaches the apiserver)."""
+    answers (/livez: it reaches the apiserver). Nothing in the cluster needs it; a Prometheus
+    pointed at it should find series at once."""
     telemetry, metrics = config.KUBE_STATE_METRICS_TELEMETRY_PORT, config.KUBE_STATE_METRICS_PORT
     return (
         http_get(f"http://127.0.0.1:{telemetry}/readyz") == b"OK"
@@ -189,6 +191,7 @@ STEPS: tuple[Step, ...] = (
         Role.CONTROL_PLANE,
         components.kube_state_metrics,
         needs=("kube-apiserver", "addons"),
+        ready=_kube_state_metrics_ready,
     ),
     Daemon(
         "hostpath-provisioner",
@@ -212,8 +215,9 @@ def host_daemons() -> list[str]:
 
 def start(paths: Paths, host: Machine, nodes: Sequence[Machine], control_plane: bool) -> None:
     """Run the steps in order: the control plane's on `host` (unless it already runs), the
-    node steps on each of `nodes`."""
+    node steps on each of `nodes`; return once every daemon started is ready."""
     ready: set[tuple[str, int]] = set()
+    started: list[tuple[str, Machine]] = []
 
     def wait_ready(name: str, machine: Machine) -> None:
         step = BY_NAME[name]
@@ -244,3 +248,7 @@ def start(paths: Paths, host: Machine, nodes: Sequence[Machine], control_plane: 
                 step.configure(ctx)
             machine.start(step.name, step.command(ctx))
             log(f"started {step.name} on {machine.node.name}")
+            started.append((step.name, machine))
+    # Daemons no later step needs (kube-router's firewall, kube-state-metrics) are ready too.
+    for name, machine in started:
+        wait_ready(name, machine)

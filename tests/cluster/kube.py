@@ -164,6 +164,17 @@ def http_server(text: str, port: int = 8080) -> dict[str, Any]:
     )
 
 
+def job(name: str, command: str, **spec: Any) -> dict[str, Any]:
+    """A Job of one busybox container running `command` once, never retried."""
+    template = {"spec": {"restartPolicy": "Never", "containers": [container("main", command)]}}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name},
+        "spec": {"backoffLimit": 0, **spec, "template": template},
+    }
+
+
 def pod(name: str, *containers: dict[str, Any], **spec: Any) -> dict[str, Any]:
     return {
         "apiVersion": "v1",

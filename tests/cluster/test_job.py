@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from tests.cluster.kube import Kube, container
+from tests.cluster.kube import Kube, job
 
 
 def test_a_job_completes(kube: Kube) -> None:
-    job = {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": "once"},
-        "spec": {
-            "backoffLimit": 0,
-            "activeDeadlineSeconds": 120,
-            "template": {
-                "spec": {
-                    "restartPolicy": "Never",
-                    "containers": [container("main", "echo job ran on $(hostname)")],
-                }
-            },
-        },
-    }
-    kube.apply(job)
+    kube.apply(job("once", "echo job ran on $(hostname)", activeDeadlineSeconds=120))
     kube.wait("condition=Complete", "job/once")
 
     assert kube.run("logs", "job/once").startswith("job ran on once-")

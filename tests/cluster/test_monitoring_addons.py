@@ -8,7 +8,7 @@ import json
 import os
 import urllib.request
 
-from tests.cluster.kube import Kube, container, eventually
+from tests.cluster.kube import Kube, eventually, job
 
 # The harness's kube-state-metrics (cluster/config.py); another cluster's: set this.
 KUBE_STATE_METRICS = os.environ.get("CLUSTER_KUBE_STATE_METRICS", "127.0.0.1:20245")
@@ -39,21 +39,7 @@ def test_a_monitor_the_schema_refuses_is_refused(kube: Kube) -> None:
 
 
 def test_kube_state_metrics_reports_a_job_of_this_test(kube: Kube) -> None:
-    job = {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": "smoke-ksm"},
-        "spec": {
-            "backoffLimit": 0,
-            "template": {
-                "spec": {
-                    "restartPolicy": "Never",
-                    "containers": [container("main", "true")],
-                }
-            },
-        },
-    }
-    kube.apply(job)
+    kube.apply(job("smoke-ksm", "true"))
     kube.wait("condition=Complete", "job/smoke-ksm")
     labels = f'namespace="{kube.namespace}",job_name="smoke-ksm",condition="true"'
     series = f"kube_job_complete{{{labels}}} 1"

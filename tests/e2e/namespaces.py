@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Iterator
@@ -28,6 +29,14 @@ def create_namespace(cluster: Kube, name: str) -> Kube:
     return kube
 
 
+@functools.cache
+def monitoring_kinds(config: str) -> tuple[str, ...]:
+    """The chart's monitors and rule, where the cluster serves their kinds (the test cluster
+    does); asked once per cluster, not on every poll of `leftovers`."""
+    listed = Kube(config).run("api-resources", "--api-group=monitoring.coreos.com", "-o", "name")
+    return tuple(sorted(listed.split()))
+
+
 def leftovers(kube: Kube) -> list[str]:
     """Every namespaced object but the namespace's own defaults (and Events)."""
     kinds = (
@@ -35,9 +44,7 @@ def leftovers(kube: Kube) -> list[str]:
         "serviceaccounts,persistentvolumeclaims,poddisruptionbudgets,networkpolicies,"
         "horizontalpodautoscalers"
     )
-    # The chart's monitors and rule, where the cluster serves their kinds (the test cluster does).
-    served = kube.run("api-resources", "--api-group=monitoring.coreos.com", "-o", "name").split()
-    kinds = ",".join([kinds, *sorted(served)])
+    kinds = ",".join([kinds, *monitoring_kinds(kube.config)])
     names = kube.run("get", kinds, "-o", "name").split()
     defaults = {"configmap/kube-root-ca.crt", "serviceaccount/default"}
     return sorted(n for n in names if n not in defaults)

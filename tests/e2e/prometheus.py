@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -25,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml  # type: ignore[import-untyped]  # pyyaml ships no stubs
+from localpg import free_port
 
 from tests.e2e.chart import ROOT, Obj
+from tests.e2e.pods import wait_for
 
 BINARY = ROOT / ".cluster" / "bin" / "prometheus"
 
@@ -79,13 +79,6 @@ def pod_monitor_job(monitor: Obj, kubeconfig: str) -> Obj:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @dataclass(frozen=True)
 class Prometheus:
     """A running server's HTTP API."""
@@ -136,7 +129,7 @@ def prometheus(
         "scrape_configs": scrape_configs,
     }
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    port = _free_port()
+    port = free_port()
     argv = [
         str(BINARY),
         f"--config.file={workdir / 'prometheus.yml'}",
@@ -146,17 +139,19 @@ def prometheus(
     with (workdir / "prometheus.log").open("w") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     server = Prometheus(f"http://127.0.0.1:{port}", float(interval.rstrip("s")))
+
+    def ready() -> bool:
+        if process.poll() is not None:  # a config it refuses: fail now, with its reason
+            log_text = (workdir / "prometheus.log").read_text()[-2000:]
+            raise RuntimeError(f"Prometheus exited:\n{log_text}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/-/ready", timeout=2):  # noqa: S310
+                return True
+        except OSError:
+            return False
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{server.url}/-/ready", timeout=2):  # noqa: S310
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log_text = (workdir / "prometheus.log").read_text()[-2000:]
-                    raise RuntimeError(f"Prometheus did not start:\n{log_text}") from None
-                time.sleep(0.5)
+        wait_for(ready, "Prometheus ready", timeout=30, interval=0.5)
         yield server
     finally:
         process.terminate()
