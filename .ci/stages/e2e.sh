@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# CI stage "e2e": the end-to-end suite (tests/e2e, issue 7) on the test cluster (make cluster-up: NODES nodes, default 3).
+# CI stage "e2e": the end-to-end suite (tests/e2e, issue 7) on the test cluster (make cluster-up: NODES nodes, default 3),
+# then the tutorial's commands (make tutorial).
 # Runs as root from the repo root on a fresh machine, after the image stage. Every step is
 # idempotent, so the stage also works alone: engine, base images and app image are built when
 # missing (a no-op when the image stage already built them), then the e2e images, the cluster,
@@ -29,4 +30,8 @@ make e2e-load
 
 stage "make e2e"
 make e2e
+
+# The reader's path on the same cluster: its own namespace, its own image load.
+stage "make tutorial (docs/tutorial.md, every command block)"
+make tutorial
 stage "done"

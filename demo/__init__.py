@@ -1,0 +1,1 @@
+"""`make demo`: the platform from a fresh clone to a port-forward, step by step (demo/)."""
