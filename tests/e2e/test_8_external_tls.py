@@ -156,7 +156,8 @@ def test_verify_full_against_a_tls_only_server_with_a_createrole_migration_role(
         assert all_tls == "true", sessions  # boolean || text: 'true', not psql's 't'
         wait_for(lambda: database_logins(kube, SERVER_POD) == {"platform_app_a:false"},
                  "the API on platform_app_a")  # fmt: skip
-        out = helm.run("test", RELEASE, "--timeout", "3m")
+        # --logs: a failed test pod's own output lands in the assertion (a flake once, no log).
+        out = helm.run("test", RELEASE, "--timeout", "3m", "--logs")
         assert "Succeeded" in out, out
         step.note = f"{count} sessions, all TLS; helm test passed"
     with TIMELINE.step("external: uninstall"):
