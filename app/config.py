@@ -19,7 +19,7 @@ APPLICATION_NAME = "platform-api"
 
 Seconds = Annotated[float, Field(gt=0, le=3600)]
 # Pairs of settings whose order matters: (lower, upper, strictly below). The lower bound must fire
-# first, or its error is never seen; the chart checks the same rules (templates/_helpers.tpl).
+# first, or its error is never seen; the chart checks the same rules (templates/_validate.tpl).
 ORDERED_BOUNDS = (
     ("db_pool_min_size", "db_pool_max_size", False),
     ("db_lock_timeout_seconds", "db_statement_timeout_seconds", False),
