@@ -99,7 +99,13 @@ class Demo:
         code = self.process.wait(timeout=30)
         while (line := self.lines.get(timeout=5)) is not None:
             self.seen.append(line)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
         return code, self.seen
+
+    def keep(self, name: str) -> None:
+        """What the user saw, under build/demo/ (CI keeps the figures from it)."""
+        (REPO / "build" / "demo" / name).write_text("\n".join(self.seen) + "\n")
 
     def tail(self) -> str:
         return "\n".join(self.seen[-40:])
@@ -179,6 +185,7 @@ def test_make_demo_reaches_the_final_state_and_serves_until_ctrl_c(
         assert json.loads(created)["id"] in [item["id"] for item in listed]
     finally:
         code, lines = demo.interrupt()
+        demo.keep("make-demo-first.txt")
     assert any("port-forward stopped" in line for line in lines), demo.tail()
     assert not listening(PORT), "the port-forward outlived Ctrl-C"
     assert code in (0, 130, -signal.SIGINT), f"make demo exited {code} on Ctrl-C:\n{demo.tail()}"
@@ -195,6 +202,7 @@ def test_a_second_make_demo_skips_what_is_done_and_says_so(machine: dict[str, se
         assert get("/health")[0] == 200
     finally:
         demo.interrupt()
+        demo.keep("make-demo-second.txt")
     done = steps(lines)
     # The cluster build always asks Go what is stale; every other step finds its result there.
     for name in ("docker engine", "base images", "app image", "cluster up", "load", "install"):
