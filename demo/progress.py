@@ -108,7 +108,9 @@ class Step:
         tty = sys.stdout.isatty()
         interval = TTY_REFRESH_SECONDS if tty else PULSE_SECONDS
         while not wait(interval):
-            line = f"  … {elapsed(time.monotonic() - self.started)}  {latest[0]}"
+            line = (
+                f"  … {elapsed(time.monotonic() - self.started)}  {latest[0] or '(no output yet)'}"
+            )
             if tty:
                 sys.stdout.write("\r\033[K" + line[:119])
                 sys.stdout.flush()
