@@ -1,15 +1,15 @@
 # The walkthrough (docs/tutorial.md, demo/): `make demo` takes a fresh clone to the platform
 # on the test cluster and a port-forward; `make demo-down` removes it all; `make tutorial` runs
 # the tutorial's commands and checks their output. PYTHON_BASE, IMAGE, POSTGRES_IMAGE and NODES
-# come from mk/image.mk and mk/cluster.mk.
+# come from mk/image.mk and mk/cluster.mk; the demo needs only helm 3 of the chart tools (mk/chart.mk).
 DEMO = cd $(ROOT) && PYTHON_BASE="$(PYTHON_BASE)" NODES="$(NODES)" $(RUN) python -m demo
 
 .PHONY: demo
-demo: sync tools-chart ## Fresh clone to the platform on the test cluster (or KUBECONFIG's), then a port-forward on DEMO_PORT (8080) until Ctrl-C.
+demo: sync $(HELM3_STAMP) ## Fresh clone to the platform on the test cluster (or KUBECONFIG's), then a port-forward on DEMO_PORT (8080) until Ctrl-C.
 	@$(DEMO) up
 
 .PHONY: demo-down
-demo-down: sync tools-chart ## Remove the demo's release, its namespace and the test cluster (built images and caches stay).
+demo-down: sync $(HELM3_STAMP) ## Remove the demo's release, its namespace and the test cluster (built images and caches stay).
 	@$(DEMO) down
 
 .PHONY: tutorial
