@@ -17,5 +17,5 @@ tutorial: sync tools-chart ## Run docs/tutorial.md's commands in order on the te
 	$(call PYTEST,tests/tutorial)
 
 .PHONY: demo-test
-demo-test: sync tools-chart ## tests/demo: `make demo` twice (cold, then warm), Ctrl-C, `make demo-down`, nothing left; no cluster may be running.
+demo-test: sync tools-chart ## tests/demo: `make demo` twice (no cluster running, then everything up), Ctrl-C, `make demo-down`, nothing left; no cluster may be running.
 	$(call PYTEST,tests/demo)
