@@ -8,6 +8,7 @@ lines: the step, its exit status and last line, then where the whole log is and 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 PULSE_SECONDS = 20.0
+ANY_LINE = re.compile(r".")
 TTY_REFRESH_SECONDS = 1.0
 
 
@@ -55,10 +57,19 @@ class Step:
         say(f"  {hint or 'fix it and run `make demo` again (finished steps are skipped)'}")
         return StepFailed(self.label)
 
-    def run(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> None:
-        """Run `argv` to completion, pulsing; raise StepFailed (reported) if it fails."""
+    def run(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        progress: re.Pattern[str] = ANY_LINE,
+    ) -> None:
+        """Run `argv` to completion, pulsing its latest line that matches `progress` (a tool's
+        own progress lines rather than, say, Go's download chatter); raise StepFailed (reported)
+        if it fails."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        latest = [""]
+        # [the latest progress line, the last line of all]: the pulse shows the first, a
+        # failure the second (an error is rarely a progress line).
+        latest = ["", ""]
         with (
             self.log.open("w") as out,
             subprocess.Popen(
@@ -70,13 +81,14 @@ class Step:
                 env=dict(env) if env is not None else None,
             ) as process,
         ):
-            reader = threading.Thread(target=_copy, args=(process, out, latest), daemon=True)
+            copy = (process, out, latest, progress)
+            reader = threading.Thread(target=_copy, args=copy, daemon=True)
             reader.start()
             self._pulse(_ended(process), latest)
             reader.join()
         if process.returncode != 0:
             raise self.fail(
-                f"`{' '.join(argv)}` exited {process.returncode}: {latest[0] or 'no output'}",
+                f"`{' '.join(argv)}` exited {process.returncode}: {latest[1] or 'no output'}",
                 f"whole log: {self.log}; fix it and run `make demo` again (done steps are skipped)",
             )
 
@@ -131,9 +143,13 @@ def _ended(process: subprocess.Popen[str]) -> Callable[[float], bool]:
     return wait
 
 
-def _copy(process: subprocess.Popen[str], out: TextIO, latest: list[str]) -> None:
+def _copy(
+    process: subprocess.Popen[str], out: TextIO, latest: list[str], progress: re.Pattern[str]
+) -> None:
     assert process.stdout is not None  # noqa: S101 -- Popen was given stdout=PIPE
     for line in process.stdout:
         out.write(line)
         if line.strip():
-            latest[0] = line.strip()
+            latest[1] = line.strip()
+            if progress.search(line):
+                latest[0] = latest[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ STATE = ROOT / ".cluster" / "state"
 # only what changed.
 LOADED = STATE / "demo-images.json"
 WAIT_SECONDS = 600
+HARNESS_LINE = re.compile(r"^cluster: ")
 
 Action = Callable[[Step], None]
 
@@ -107,7 +109,7 @@ class Up:
             step.skip(f"{' and '.join(local)} exist" if local else "no local base image is used")
             return
         step.begin("building the air-gapped base images from Debian packages (minutes when cold)")
-        step.run(["make", "base-images"])
+        step.run(["make", "base-images"], progress=re.compile(r"^base-images: "))
         step.done()
 
     def app_image(self, step: Step) -> None:
@@ -120,7 +122,8 @@ class Up:
 
     def cluster_build(self, step: Step) -> None:
         step.begin("compiling the cluster's binaries and images (what is missing or stale)")
-        step.run(["make", "cluster-build", f"NODES={self.config.nodes}"])
+        # The harness's own lines name the component being built (Go's say what it downloads).
+        step.run(["make", "cluster-build", f"NODES={self.config.nodes}"], progress=HARNESS_LINE)
         # The harness names each component it builds; no such line: everything was current.
         built = "cluster: building" in step.log.read_text()
         step.done("done" if built else "everything was up to date, checked")
@@ -132,7 +135,7 @@ class Up:
             step.skip(f"the test cluster runs with {self.config.nodes} nodes")
             return
         step.begin(f"starting the test cluster with {self.config.nodes} nodes")
-        step.run(["make", "cluster-up", f"NODES={self.config.nodes}"])
+        step.run(["make", "cluster-up", f"NODES={self.config.nodes}"], progress=HARNESS_LINE)
         step.done()
 
     def load(self, step: Step) -> None:

@@ -3,6 +3,7 @@ reports progress, a skip and a failure, and how each kind of cluster gets the im
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,21 @@ def test_a_step_prints_what_it_does_and_when_it_is_done(
     assert lines[0] == "[2/9] app image: building platform-api:1.0.0"
     assert lines[1].startswith("[2/9] app image: done in ")
     assert step.log.read_text() == "layer 1\nlayer 2\n"
+
+
+def test_the_pulse_shows_the_latest_progress_line_not_the_chatter(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(progress, "PULSE_SECONDS", 0.2)
+    step = progress.Step(4, 9, "cluster build", tmp_path)
+    script = (
+        "import time; print('cluster: building kube', flush=True);"
+        "print('go: downloading x v1', flush=True); time.sleep(0.7)"
+    )
+    step.run([sys.executable, "-c", script], progress=re.compile("^cluster: "))
+    pulses = [line for line in capsys.readouterr().out.splitlines() if "…" in line]
+    assert pulses, "no pulse while the step ran"
+    assert all(line.endswith("cluster: building kube") for line in pulses), pulses
 
 
 def test_a_failed_step_is_two_lines_naming_it_its_last_line_and_its_log(
