@@ -70,6 +70,9 @@ def _serves(port: int) -> bool:
 
 def serve(cluster: Target, port: int) -> int:
     """The port-forward in the foreground until Ctrl-C (0), or until it ends by itself (1)."""
+    # A process started from a non-interactive shell's `&` (some CI runners) inherits SIGINT
+    # ignored, and Python then raises no KeyboardInterrupt: Ctrl-C would end only kubectl.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     kubectl = platform.Kubectl(cluster.kubeconfig)
     say(output(*kubectl.argv("get", "pods")))
     forward = subprocess.Popen(
