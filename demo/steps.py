@@ -63,6 +63,11 @@ def built_from_head(reference: str) -> bool:
     return bool(label) and label == head and clean
 
 
+def helm_argv(cluster: Target) -> list[str]:
+    """helm 3 (bin/helm) bound to the cluster and the release's namespace."""
+    return [HELM, "--kubeconfig", str(cluster.kubeconfig), "-n", platform.NAMESPACE]
+
+
 def run_steps(steps: list[tuple[str, Action]]) -> None:
     """Raises progress.StepFailed (already reported) at the first step that fails."""
     for number, (name, action) in enumerate(steps, start=1):
@@ -161,7 +166,7 @@ class Up:
         values = LOGS / "values.json"
         wanted = platform.values(*self.images)
         values.write_text(json.dumps(wanted))
-        helm = [HELM, "--kubeconfig", str(self.cluster.kubeconfig), "-n", platform.NAMESPACE]
+        helm = helm_argv(self.cluster)
         installed = succeeds(*helm, "status", platform.RELEASE)
         current = (
             output(*helm, "get", "values", platform.RELEASE, "-o", "json") if installed else ""
@@ -203,7 +208,7 @@ class Down:
         return [("uninstall", self.uninstall), ("namespace", self.namespace), *own]
 
     def uninstall(self, step: Step) -> None:
-        helm = [HELM, "--kubeconfig", str(self.cluster.kubeconfig), "-n", platform.NAMESPACE]
+        helm = helm_argv(self.cluster)
         if not self.running or not succeeds(*helm, "status", platform.RELEASE):
             step.skip(f"no release {platform.RELEASE}")
             return
